@@ -1,0 +1,174 @@
+"""The ``flask --app dashboard ...`` commands. They call the same services as the pages,
+never prompt, say why on standard error and exit non-zero when they fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from .models import ENVIRONMENTS, ROLES
+from .revenuemonster import keys, simulator
+from .services import audit, provider_settings, users
+
+CLI_ACTOR = "command line"
+SIMULATOR_CLIENTS_FILE = "simulator-clients.json"
+DEMO_USERS = (
+    ("admin@example.com", "admin", "Demo Admin"),
+    ("support@example.com", "support", "Demo Support"),
+)
+DEMO_CLIENT_ID = "demo-sandbox-client"
+
+users_cli = AppGroup("users", help="Manage the people who may sign in.")
+provider_cli = AppGroup("provider", help="RevenueMonster credentials and the active environment.")
+audit_cli = AppGroup("audit", help="The audit log.")
+
+
+def init_app(app: Flask) -> None:
+    for group in (users_cli, provider_cli, audit_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(simulator_command)
+    app.cli.add_command(demo_command)
+
+
+def fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--name", default="", help="The person's name, shown in the history.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input (one line) instead of generating a one-time "
+    "password.",
+)
+def create_user(email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create a user. Without --password-stdin a one-time password is printed once."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        user, one_time = users.create_user(email, role, CLI_ACTOR, name=name, password=password)
+    except users.UserError as error:
+        fail(str(error))
+    click.echo(f"Created {user.email} ({user.role}).")
+    if one_time:
+        click.echo(f"One-time password (shown once, to be changed at first sign-in): {one_time}")
+
+
+@provider_cli.command("configure")
+@click.argument("environment", type=click.Choice(ENVIRONMENTS))
+@click.option("--client-id", required=True)
+@click.option("--client-secret-file", type=click.File("r"), required=True)
+@click.option("--private-key-file", type=click.File("rb"), required=True)
+def configure_provider(
+    environment: str, client_id: str, client_secret_file, private_key_file  # type: ignore[no-untyped-def]
+) -> None:
+    """Store an environment's client ID, client secret and private key (encrypted)."""
+    try:
+        row = provider_settings.configure(
+            environment,
+            CLI_ACTOR,
+            client_id=client_id,
+            client_secret=client_secret_file.read().strip(),
+            private_key_pem=private_key_file.read(),
+        )
+    except provider_settings.ProviderError as error:
+        fail(str(error))
+    click.echo(
+        f"Configured {environment}: client {row.client_id}, key {row.public_key_fingerprint}, "
+        f"version {row.version}."
+    )
+
+
+@provider_cli.command("use")
+@click.argument("environment", type=click.Choice(ENVIRONMENTS))
+@click.option("--reason", default="", help="Why; kept in the audit log.")
+def use_provider(environment: str, reason: str) -> None:
+    """Make ENVIRONMENT the one that later sends use."""
+    previous = provider_settings.use_environment(environment, CLI_ACTOR, reason=reason)
+    click.echo(f"Active environment: {environment} (was {previous}).")
+
+
+@provider_cli.command("test")
+@click.argument("environment", type=click.Choice(ENVIRONMENTS))
+def test_provider(environment: str) -> None:
+    """Fetch a token from ENVIRONMENT and say whether it worked."""
+    ok, words = provider_settings.test_connection(environment, CLI_ACTOR)
+    if not ok:
+        fail(words)
+    click.echo(words)
+
+
+@audit_cli.command("verify")
+def verify_audit() -> None:
+    """Check the audit log's hash chain; name the first broken row."""
+    report = audit.verify_chain()
+    if not report.intact:
+        fail(f"Audit log broken at event {report.first_broken_id}: {report.problem}.")
+    click.echo(f"Audit log intact: {report.checked} events checked.")
+
+
+@click.command("simulator")
+@with_appcontext
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+def simulator_command(host: str, port: int) -> None:
+    """Serve the RevenueMonster simulator (token, SMS, and its inbox at /_inbox)."""
+    clients_file = simulator_clients_file()
+    click.echo(f"RevenueMonster simulator on http://{host}:{port} (clients: {clients_file})")
+    simulator.run(simulator.Simulator(clients_file=clients_file), host, port)
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Prepare a demo: users, and the sandbox pointed at the built-in simulator.
+
+    Safe to run again: what exists is kept (passwords are printed only when created)."""
+    for email, role, name in DEMO_USERS:
+        if users.find_by_email(email) is None:
+            _user, password = users.create_user(email, role, CLI_ACTOR, name=name)
+            click.echo(f"Created {role} {email} with one-time password: {password}")
+        else:
+            click.echo(f"{role} {email} exists (reset its password with 'users reset-password').")
+    clients_file = simulator_clients_file()
+    registered = json.loads(clients_file.read_text()) if clients_file.exists() else {}
+    account = provider_settings.account("sandbox")
+    if account is None or account.client_id not in registered:
+        private_key = keys.generate_private_key()
+        secret = secrets.token_urlsafe(24)
+        provider_settings.configure(
+            "sandbox", CLI_ACTOR, client_id=DEMO_CLIENT_ID, client_secret=secret,
+            private_key_pem=keys.private_key_pem(private_key),
+        )
+        registered[DEMO_CLIENT_ID] = {
+            "client_secret": secret,
+            "public_key_pem": keys.public_key_pem(private_key).decode(),
+        }
+        _write_private(clients_file, json.dumps(registered, indent=2))
+        click.echo(f"Configured sandbox with a new key pair ({keys.fingerprint(private_key)}).")
+    else:
+        click.echo(f"Sandbox already configured (client {account.client_id}).")
+    if provider_settings.active_environment() != "sandbox":
+        provider_settings.use_environment("sandbox", CLI_ACTOR, reason="demo")
+    urls = current_app.config["RM_URLS"]["sandbox"]
+    click.echo(f"Sandbox sends go to {urls['api']}.")
+
+
+def simulator_clients_file() -> Path:
+    return Path(current_app.instance_path) / SIMULATOR_CLIENTS_FILE
+
+
+def _write_private(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)

@@ -1,0 +1,186 @@
+"""Settings: defaults, DASHBOARD_* environment variables and their validation at start-up.
+
+Every setting is read from the process environment (prefix ``DASHBOARD_``) or, for tests, from the
+mapping given to ``create_app``. Values are parsed strictly: a setting that cannot be understood
+stops start-up with a message that names it, rather than running with a surprise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .revenuemonster.client import PRODUCTION, SANDBOX
+
+PREFIX = "DASHBOARD_"
+ENVIRONMENTS = ("sandbox", "production")
+RUN_MODES = ("development", "production")
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEYS", "DATABASE_URL")
+GENERATED_SECRETS_FILE = "generated-secrets.json"
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "RM_SANDBOX_OAUTH_URL": SANDBOX.oauth_url,
+    "RM_SANDBOX_API_URL": SANDBOX.api_url,
+    "RM_PRODUCTION_OAUTH_URL": PRODUCTION.oauth_url,
+    "RM_PRODUCTION_API_URL": PRODUCTION.api_url,
+    "RM_TIMEOUT_SECONDS": 10.0,
+    "SMS_TYPE": "VERIFY_CODE",
+}
+SETTING_NAMES = (
+    "ENV",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "ENCRYPTION_KEYS",
+    "RM_SANDBOX_OAUTH_URL",
+    "RM_SANDBOX_API_URL",
+    "RM_PRODUCTION_OAUTH_URL",
+    "RM_PRODUCTION_API_URL",
+    "RM_TIMEOUT_SECONDS",
+    "SMS_TYPE",
+)
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or cannot be understood; the message names it."""
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """Return the ``DASHBOARD_*`` settings present in ``environ``, without the prefix."""
+    return {name: environ[PREFIX + name] for name in SETTING_NAMES if PREFIX + name in environ}
+
+
+def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
+    """Complete and check the settings; return the Flask config they produce.
+
+    In development a missing secret key or encryption key is generated once into the instance
+    folder (so restarts keep sessions and can decrypt what was stored); in production a missing
+    one raises :class:`SettingsError`.
+    """
+    settings = {**DEFAULTS, **{k: v for k, v in given.items() if v not in (None, "")}}
+    mode = settings["ENV"]
+    if mode not in RUN_MODES:
+        raise SettingsError(f"{PREFIX}ENV must be one of {', '.join(RUN_MODES)}, not {mode!r}.")
+    missing = [name for name in REQUIRED_IN_PRODUCTION if name not in settings]
+    if missing and mode == "production":
+        names = ", ".join(PREFIX + name for name in missing)
+        raise SettingsError(f"{names} must be set when {PREFIX}ENV=production.")
+    if missing:
+        settings = {**_generated_secrets(instance_path), **settings}
+    settings.setdefault("DATABASE_URL", _default_database_url(instance_path))
+
+    config: dict[str, Any] = {
+        "DASHBOARD_ENV": mode,
+        "SECRET_KEY": _secret_key(settings["SECRET_KEY"]),
+        "SQLALCHEMY_DATABASE_URI": _database_url(settings["DATABASE_URL"]),
+        "ENCRYPTION_KEYS": parse_encryption_keys(settings["ENCRYPTION_KEYS"]),
+        "RM_URLS": {
+            env: {
+                part: _url(settings[f"RM_{env.upper()}_{part.upper()}_URL"], env, part)
+                for part in ("oauth", "api")
+            }
+            for env in ENVIRONMENTS
+        },
+        "RM_TIMEOUT_SECONDS": _seconds(settings["RM_TIMEOUT_SECONDS"], "RM_TIMEOUT_SECONDS"),
+        "SMS_TYPE": str(settings["SMS_TYPE"]),
+        # Sessions: the cookie is Secure except in development over plain HTTP.
+        "SESSION_COOKIE_SECURE": mode == "production",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": 0,
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+    # Anything else a test passes (TESTING, WTF_CSRF_ENABLED, ...) goes through untouched.
+    passthrough = {k: v for k, v in given.items() if k not in SETTING_NAMES and k.isupper()}
+    return {**config, **passthrough}
+
+
+def parse_encryption_keys(value: str) -> list[tuple[str, bytes]]:
+    """Parse ``id:base64key,...`` (newest first) into ``[(id, 32-byte key), ...]``."""
+    name = PREFIX + "ENCRYPTION_KEYS"
+    keys: list[tuple[str, bytes]] = []
+    for item in str(value).split(","):
+        key_id, sep, encoded = item.strip().partition(":")
+        if not sep or not key_id or not key_id.isalnum():
+            raise SettingsError(
+                f"{name} must be comma-separated 'id:base64key' items with alphanumeric ids."
+            )
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise SettingsError(f"{name}: key {key_id!r} is not valid base64.") from None
+        if len(key) != 32:
+            raise SettingsError(f"{name}: key {key_id!r} must be 32 bytes (AES-256).")
+        if any(key_id == known for known, _ in keys):
+            raise SettingsError(f"{name}: key id {key_id!r} appears twice.")
+        keys.append((key_id, key))
+    return keys
+
+
+def new_encryption_key(key_id: str) -> str:
+    """Return a fresh ``id:base64key`` item for ``DASHBOARD_ENCRYPTION_KEYS``."""
+    return f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
+def _generated_secrets(instance_path: str) -> dict[str, str]:
+    """Read, or create once, the development secrets kept in the instance folder."""
+    path = Path(instance_path) / GENERATED_SECRETS_FILE
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ENCRYPTION_KEYS": new_encryption_key("k1"),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(generated, handle)
+    return generated
+
+
+def _default_database_url(instance_path: str) -> str:
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(instance_path) / 'dashboard.sqlite'}"
+
+
+def _secret_key(value: Any) -> str:
+    value = str(value)
+    if len(value) < 32:
+        raise SettingsError(f"{PREFIX}SECRET_KEY must be at least 32 characters long.")
+    return value
+
+
+def _database_url(value: Any) -> str:
+    value = str(value)
+    if value.startswith("postgres://"):
+        value = "postgresql://" + value.removeprefix("postgres://")
+    if value.startswith("postgresql://"):
+        value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+    if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+        raise SettingsError(f"{PREFIX}DATABASE_URL must be a sqlite:// or postgresql:// URL.")
+    return value
+
+
+def _url(value: Any, env: str, part: str) -> str:
+    value = str(value).rstrip("/")
+    if not value.startswith(("https://", "http://")):
+        raise SettingsError(f"{PREFIX}RM_{env.upper()}_{part.upper()}_URL must be an http(s) URL.")
+    return value
+
+
+def _seconds(value: Any, name: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{PREFIX}{name} must be a number of seconds.") from None
+    if not 0 < seconds <= 25:
+        raise SettingsError(
+            f"{PREFIX}{name} must be between 0 and 25 seconds (below gunicorn's worker timeout)."
+        )
+    return seconds

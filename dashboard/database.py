@@ -1,0 +1,36 @@
+"""Transactions that writers use: one place that knows how each database serialises them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import text
+
+from .extensions import SQLITE_IMMEDIATE, db
+
+
+@contextmanager
+def write_transaction(*lock_keys: str) -> Iterator[None]:
+    """Run the block in one transaction and commit it; roll back if it raises.
+
+    Checks made inside the block cannot interleave with another writer holding the same lock
+    key, in this process or another: SQLite takes its single write lock up front
+    (``BEGIN IMMEDIATE``); PostgreSQL takes a transaction-scoped advisory lock per key.
+    A read transaction the request already opened is ended first.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.commit()
+    connection = session.connection(execution_options={SQLITE_IMMEDIATE: True})
+    if connection.dialect.name == "postgresql":
+        for key in sorted(set(lock_keys)):
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+            )
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -1,0 +1,64 @@
+"""Error pages in the dashboard's style: a clear sentence, a reference id, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+
+EXPLANATIONS = {
+    400: "The request could not be understood.",
+    403: "Your role does not allow this page or action.",
+    404: "There is nothing at this address.",
+    405: "This address does not accept that kind of request.",
+    413: "What was sent is too large.",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, csrf_error)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(Exception, unexpected_error)
+
+
+def csrf_error(error: CSRFError) -> tuple[str, int]:
+    return render_template(
+        "error.html",
+        code=400,
+        title="The form expired",
+        explanation="The form was missing its security token or it had expired. "
+        "Go back, reload the page and submit it again.",
+    ), 400
+
+
+def http_error(error: HTTPException) -> tuple[str, int]:
+    if isinstance(error, InternalServerError):
+        return unexpected_error(error)
+    code = error.code or 500
+    return render_template(
+        "error.html",
+        code=code,
+        title=error.name,
+        explanation=EXPLANATIONS.get(code, error.description),
+    ), code
+
+
+def unexpected_error(error: BaseException) -> tuple[str, int]:
+    db.session.rollback()
+    reference = uuid.uuid4().hex[:12]
+    log.error("request.failed", exc_info=error, extra={"reference": reference})
+    return render_template(
+        "error.html",
+        code=500,
+        title="Something went wrong",
+        explanation="The dashboard failed to complete this request. Nothing more was done. "
+        "If it happens again, give this reference to whoever runs the dashboard.",
+        reference=reference,
+    ), 500

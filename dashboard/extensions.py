@@ -1,0 +1,50 @@
+"""The Flask extensions, unbound until ``create_app`` binds them, and the engine's set-up."""
+
+from __future__ import annotations
+
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+
+# A naming convention gives every constraint a stable name, which Alembic needs to alter
+# tables on SQLite (batch mode) and to compare the models with the migrations.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+#: Execution option that makes SQLite start the transaction with ``BEGIN IMMEDIATE``.
+SQLITE_IMMEDIATE = "dashboard_sqlite_immediate"
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite safe for several workers: WAL, a busy timeout, foreign keys, and
+    transactions that SQLAlchemy (not the driver) begins, so a write transaction can take
+    the write lock up front with ``BEGIN IMMEDIATE`` instead of failing with SQLITE_BUSY
+    when it upgrades from reading to writing."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # the driver must not emit BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

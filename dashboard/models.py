@@ -1,0 +1,231 @@
+"""The tables. Models hold data and small derived properties; services commit, models never do."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+ROLES = ("support", "auditor", "admin")
+ENVIRONMENTS = ("sandbox", "production")
+STATUSES = ("pending", "blocked", "accepted", "rejected", "failed", "unknown")
+STATUS_WORDS = {
+    "pending": "Pending",
+    "blocked": "Blocked",
+    "accepted": "Accepted",
+    "rejected": "Rejected",
+    "failed": "Failed",
+    "unknown": "Unknown",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both databases (SQLite stores no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _check_in(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=f"{column}_valid")
+
+
+def new_session_version() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "users"
+    __table_args__ = (_check_in("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_version: Mapped[str] = mapped_column(String(64), default=new_session_version)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def get_id(self) -> str:
+        """The session carries the version too, so rotating it ends every existing session."""
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+
+class Attempt(db.Model):  # type: ignore[name-defined,misc]
+    """One try at sending one SMS. Inserted before the provider is called; never deleted by
+    the send path."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        _check_in("status", STATUSES),
+        _check_in("environment", ENVIRONMENTS),
+        # History filters: one composite index per frequent filter, sort key (id) last.
+        Index("ix_attempts_status_id", "status", "id"),
+        Index("ix_attempts_environment_id", "environment", "id"),
+        Index("ix_attempts_user_id_id", "user_id", "id"),
+        Index("ix_attempts_response_code_id", "response_code", "id"),
+        Index("ix_attempts_phone_e164_id", "phone_e164", "id"),
+        Index("ix_attempts_phone_reversed_id", "phone_reversed", "id"),
+        Index("ix_attempts_created_at", "created_at"),
+        # Limits: sends to one number in a window.
+        Index("ix_attempts_phone_e164_created_at", "phone_e164", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    public_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=lambda: str(uuid.uuid4())
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    provider_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    environment: Mapped[str] = mapped_column(String(16))
+    provider_version: Mapped[int | None] = mapped_column(Integer)
+    country_code: Mapped[str] = mapped_column(String(4))
+    national_number: Mapped[str] = mapped_column(String(17))
+    phone_e164: Mapped[str] = mapped_column(String(16))
+    # The E.164 digits reversed: "ends with 7652" becomes an indexed prefix range.
+    phone_reversed: Mapped[str] = mapped_column(String(16))
+    message_masked: Mapped[str] = mapped_column(Text)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+    code_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    response_code: Mapped[str | None] = mapped_column(String(64))
+    response_message: Mapped[str | None] = mapped_column(Text)
+    response_debug: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+
+    user: Mapped[User] = relationship(lazy="joined")
+    resend_of: Mapped[Attempt | None] = relationship(remote_side=[id])
+
+    @property
+    def status_words(self) -> str:
+        return STATUS_WORDS[self.status]
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Append-only (database triggers refuse UPDATE and DELETE) and hash-chained, so an
+    edited or deleted row is detectable."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_action_id", "action", "id"),
+        Index("ix_audit_events_actor_id_id", "actor_id", "id"),
+        Index("ix_audit_events_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(254), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ProviderAccount(db.Model):  # type: ignore[name-defined,misc]
+    """RevenueMonster credentials of one environment, encrypted at rest."""
+
+    __tablename__ = "provider_accounts"
+    __table_args__ = (_check_in("environment", ENVIRONMENTS),)
+
+    environment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    private_key_encrypted: Mapped[str] = mapped_column(Text)
+    public_key_fingerprint: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(254))
+
+
+class ProviderToken(db.Model):  # type: ignore[name-defined,misc]
+    """The access token of one environment, shared by every worker, encrypted at rest."""
+
+    __tablename__ = "provider_tokens"
+    __table_args__ = (_check_in("environment", ENVIRONMENTS),)
+
+    environment: Mapped[str] = mapped_column(String(16), primary_key=True)
+    provider_version: Mapped[int] = mapped_column(Integer)
+    access_token_encrypted: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Setting(db.Model):  # type: ignore[name-defined,misc]
+    """A setting that admins change at run time (active environment, limits, templates)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(254), default="")

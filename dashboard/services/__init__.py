@@ -1,0 +1,1 @@
+"""Use cases, called by views and commands alike. A service commits; models never do."""

@@ -1,0 +1,152 @@
+"""Sending a verification code: record the attempt, call the provider, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..database import write_transaction
+from ..extensions import db
+from ..models import Attempt, User, utcnow
+from ..revenuemonster import SmsOutcome, Unknown
+from . import codes, messages, provider_settings
+from .phone_numbers import MobileNumber, parse_mobile_number
+
+log = logging.getLogger(__name__)
+MAX_REASON_LENGTH = 200
+
+
+class SendError(ValueError):
+    """The form cannot be sent as it is; ``field`` names the input to correct."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    country_code: str
+    phone_number: str
+    reason: str
+    template: str
+    idempotency_key: str
+
+
+def send_verification_code(user: User, request: SendRequest, *, client_ip: str | None) -> Attempt:
+    """Send a new code for ``request`` and return its attempt, whatever the outcome.
+
+    The attempt is committed as ``pending`` before the provider is called, so it survives a
+    timeout or a dying process. A repeated idempotency key returns the first attempt and
+    sends nothing. Raises :class:`SendError` when the input is wrong (nothing is recorded).
+    """
+    number, reason = _validated(request)
+    code = codes.generate_code()
+    attempt, created = _record_pending(user, request, number, reason, code, client_ip)
+    if not created:
+        return attempt  # a replay of an earlier submit: never send twice
+    outcome, latency_ms = _call_provider(
+        attempt.environment, number, messages.render(request.template, code)
+    )
+    return _record_outcome(attempt.id, outcome, latency_ms)
+
+
+def find_by_public_id(public_id: str) -> Attempt | None:
+    return db.session.scalar(select(Attempt).where(Attempt.public_id == public_id))
+
+
+def _validated(request: SendRequest) -> tuple[MobileNumber, str]:
+    try:
+        number = parse_mobile_number(request.country_code, request.phone_number)
+    except ValueError as error:
+        raise SendError(str(error), field=getattr(error, "field", "phone_number")) from None
+    try:
+        messages.check_template(request.template)
+    except messages.InvalidTemplate as error:
+        raise SendError(str(error), field="message") from None
+    reason = request.reason.strip()
+    if not reason:
+        raise SendError("Say why the code is sent (a ticket number, for example).", field="reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise SendError(f"Keep the reason under {MAX_REASON_LENGTH} characters.", field="reason")
+    return number, reason
+
+
+def _record_pending(
+    user: User,
+    request: SendRequest,
+    number: MobileNumber,
+    reason: str,
+    code: str,
+    client_ip: str | None,
+) -> tuple[Attempt, bool]:
+    """Insert the pending attempt; return it and True, or the earlier attempt with the same
+    idempotency key and False."""
+    with write_transaction(f"phone:{number.e164}", f"idempotency:{request.idempotency_key}"):
+        existing = db.session.scalar(
+            select(Attempt).where(Attempt.idempotency_key == request.idempotency_key)
+        )
+        if existing is not None:
+            return existing, False
+        environment = provider_settings.active_environment()
+        account = provider_settings.account(environment)
+        attempt = Attempt(
+            user_id=user.id,
+            environment=environment,
+            provider_version=account.version if account is not None else None,
+            country_code=number.country_code,
+            national_number=number.national_number,
+            phone_e164=number.e164,
+            phone_reversed=number.reversed_digits,
+            message_masked=messages.masked(request.template),
+            code_expires_at=utcnow() + codes.CODE_LIFETIME,
+            reason=reason,
+            status="pending",
+            idempotency_key=request.idempotency_key,
+            client_ip=client_ip,
+        )
+        db.session.add(attempt)
+        db.session.flush()  # assigns public_id, which the code hash is bound to
+        attempt.code_hash = codes.hash_code(code, attempt_public_id=attempt.public_id)
+    return attempt, True
+
+
+def _call_provider(environment: str, number: MobileNumber, text: str) -> tuple[SmsOutcome, int]:
+    """Call RevenueMonster outside any database transaction; never raises."""
+    started = time.monotonic()
+    try:
+        client, _version = provider_settings.client_for(environment)
+        outcome = client.send_sms(
+            country_code=number.country_code, phone_number=number.national_number, message=text
+        )
+    except Exception:  # a bug must not lose the attempt: record it as unknown
+        log.exception("sending.unexpected_error")
+        outcome = Unknown(
+            code="INTERNAL_ERROR",
+            message="The dashboard failed while sending; the SMS may or may not have gone out.",
+            http_status=None,
+        )
+    return outcome, round((time.monotonic() - started) * 1000)
+
+
+def _record_outcome(attempt_id: int, outcome: SmsOutcome, latency_ms: int) -> Attempt:
+    with write_transaction():
+        attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
+        assert attempt is not None
+        now = utcnow()
+        attempt.status = outcome.status
+        attempt.response_code = outcome.code
+        attempt.response_message = getattr(outcome, "message", None)
+        attempt.http_status = getattr(outcome, "http_status", None)
+        attempt.response_debug = getattr(outcome, "debug", None)
+        attempt.provider_answered_at = now if attempt.http_status is not None else None
+        attempt.finished_at = now
+        attempt.latency_ms = latency_ms
+    log.info(
+        "sending.finished",
+        extra={"attempt": attempt.public_id, "status": attempt.status, "latency_ms": latency_ms},
+    )
+    return attempt

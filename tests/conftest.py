@@ -1,0 +1,200 @@
+"""Shared fixtures: a real database (SQLite file and PostgreSQL, each test on both), the
+RevenueMonster simulator over real HTTP, and signed-in clients."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from dashboard import create_app
+from dashboard.extensions import db
+from dashboard.revenuemonster import keys
+from dashboard.revenuemonster.simulator import Simulator, serve_in_thread
+from dashboard.services import provider_settings, users
+
+from support import PASSWORD, sign_in
+
+PG_ADMIN_URL = os.environ.get(
+    "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("DASHBOARD_TEST_REQUIRE_POSTGRES") == "1"
+ENCRYPTION_KEYS = "k1:" + base64.b64encode(b"k" * 32).decode()
+
+
+def base_config(database_url: str, simulator_url: str, instance_path: Path) -> dict[str, object]:
+    return {
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
+        "DATABASE_URL": database_url,
+        "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
+        "INSTANCE_PATH": str(instance_path),
+        "RM_SANDBOX_OAUTH_URL": simulator_url,
+        "RM_SANDBOX_API_URL": simulator_url,
+        "RM_PRODUCTION_OAUTH_URL": simulator_url,
+        "RM_PRODUCTION_API_URL": simulator_url,
+        "RM_TIMEOUT_SECONDS": 1.0,
+    }
+
+
+def migrate(url: str, instance_path: Path) -> None:
+    import flask_migrate
+
+    app = create_app(base_config(url, "http://127.0.0.1:9", instance_path))
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+
+
+class SQLiteDatabase:
+    """A migrated template file, copied afresh for every test."""
+
+    name = "sqlite"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.template = workdir / "template.sqlite"
+        migrate(f"sqlite:///{self.template}", workdir)
+
+    def fresh(self, tmp_path: Path) -> str:
+        target = tmp_path / "dashboard.sqlite"
+        shutil.copyfile(self.template, target)
+        return f"sqlite:///{target}"
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresDatabase:
+    """A database of this run's own, migrated once; every table emptied before each test."""
+
+    name = "postgresql"
+
+    def __init__(self, workdir: Path) -> None:
+        self.dbname = f"dashboard_test_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{self.dbname}"')
+        self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + self.dbname
+        migrate(self.url, workdir)
+
+    def fresh(self, tmp_path: Path) -> str:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> 'alembic_version'"
+                )
+            ]
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        return self.url
+
+    def close(self) -> None:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
+
+
+def postgres_available() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as error:
+        return str(error).strip().splitlines()[0]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp(request.param)
+    if request.param == "postgresql":
+        problem = postgres_available()
+        if problem:
+            message = f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {problem}"
+            if REQUIRE_POSTGRES:
+                pytest.fail(message + " (DASHBOARD_TEST_REQUIRE_POSTGRES=1)")
+            pytest.skip(message)
+        backend: SQLiteDatabase | PostgresDatabase = PostgresDatabase(workdir)
+    else:
+        backend = SQLiteDatabase(workdir)
+    yield backend
+    backend.close()
+
+
+@dataclass
+class RunningSimulator:
+    simulator: Simulator
+    url: str
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[RunningSimulator]:
+    sim = Simulator(slow_seconds=3.0)
+    server, url = serve_in_thread(sim)
+    yield RunningSimulator(sim, url)
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def private_key():
+    return keys.generate_private_key()
+
+
+@pytest.fixture
+def app(database, simulator: RunningSimulator, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(base_config(database.fresh(tmp_path), simulator.url, tmp_path / "instance"))
+    app.config["DATABASE_BACKEND"] = database.name
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app: Flask):
+    def make(email: str, role: str, password: str = PASSWORD):
+        with app.app_context():
+            user, _ = users.create_user(email, role, "test", password=password)
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def sandbox(app: Flask, simulator: RunningSimulator, private_key) -> str:
+    """Sandbox credentials registered with the simulator and stored in the dashboard."""
+    client_id = f"client-{uuid.uuid4().hex[:8]}"
+    secret = uuid.uuid4().hex
+    simulator.simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
+    with app.app_context():
+        provider_settings.configure(
+            "sandbox", "test", client_id=client_id, client_secret=secret,
+            private_key_pem=keys.private_key_pem(private_key),
+        )
+    return client_id
+
+
+@pytest.fixture
+def support(client: FlaskClient, make_user) -> FlaskClient:
+    make_user("agent@example.com", "support")
+    assert sign_in(client, "agent@example.com").status_code == 302
+    return client
+
+
+@pytest.fixture
+def auditor(client: FlaskClient, make_user) -> FlaskClient:
+    make_user("auditor@example.com", "auditor")
+    assert sign_in(client, "auditor@example.com").status_code == 302
+    return client

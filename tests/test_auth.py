@@ -1,0 +1,136 @@
+"""Sign-in, sign-out, roles and the headers every response carries."""
+
+from __future__ import annotations
+
+import pytest
+from support import PASSWORD, csrf_token, query_scalar, sign_in
+
+PUBLIC = {"auth.login", "main.healthz", "static"}
+
+
+def test_every_page_but_the_public_ones_needs_a_signed_in_user(app, client):
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC:
+            continue
+        url = rule.build({arg: "x" for arg in rule.arguments})[1]
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            response = client.open(url, method=method)
+            assert response.status_code in (302, 400), (rule, method)
+            if method == "GET":
+                assert response.status_code == 302
+                assert response.headers["Location"].startswith("/login")
+            checked += 1
+    assert checked >= 6
+
+
+def test_health_check_is_public_and_checks_the_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok"}
+
+
+def test_sign_in_and_out(app, client, make_user):
+    make_user("agent@example.com", "support")
+    response = sign_in(client, "AGENT@example.com ")
+    assert response.status_code == 302
+    assert client.get("/send").status_code == 200
+    saved_cookie = client.get_cookie("session").value
+
+    token = csrf_token(client.get("/send").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/send").status_code == 302
+
+    # A copy of the cookie taken before signing out no longer works.
+    client.set_cookie("session", saved_cookie)
+    assert client.get("/send").headers["Location"].startswith("/login")
+    actions = query_scalar(app, "SELECT count(*) FROM audit_events WHERE action = 'auth.sign_out'")
+    assert actions == 1
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(app, client, make_user):
+    make_user("agent@example.com", "support")
+    wrong = sign_in(client, "agent@example.com", "not the password at all")
+    unknown = sign_in(client, "nobody@example.com", PASSWORD)
+    assert wrong.status_code == unknown.status_code == 200
+    for response in (wrong, unknown):
+        assert "The email or the password is wrong." in response.get_data(as_text=True)
+    failures = query_scalar(app, "SELECT count(*) FROM audit_events WHERE action = 'auth.failure'")
+    assert failures == 2
+    details = query_scalar(app, "SELECT details FROM audit_events WHERE action = 'auth.failure'")
+    assert PASSWORD not in str(details)
+
+
+def test_disabled_user_cannot_sign_in(app, client, make_user):
+    user_id = make_user("agent@example.com", "support")
+    from dashboard.extensions import db
+    from dashboard.models import User
+
+    with app.app_context():
+        db.session.get(User, user_id).active = False
+        db.session.commit()
+    assert sign_in(client, "agent@example.com").status_code == 200
+
+
+def test_one_time_password_must_be_changed_first(app, client):
+    from dashboard.services import users
+
+    with app.app_context():
+        _, one_time = users.create_user("new@example.com", "support", "test")
+    response = sign_in(client, "new@example.com", one_time)
+    assert response.headers["Location"] == "/account/password"
+    assert client.get("/send").headers["Location"] == "/account/password"
+    page = client.get("/account/password").get_data(as_text=True)
+    response = client.post(
+        "/account/password",
+        data={
+            "csrf_token": csrf_token(page),
+            "current_password": one_time,
+            "new_password": "a brand new long passphrase",
+            "confirm_password": "a brand new long passphrase",
+        },
+    )
+    assert response.status_code == 302
+    assert client.get("/send").status_code == 200
+
+
+def test_next_only_goes_to_this_site(app, client, make_user):
+    make_user("agent@example.com", "support")
+    page = client.get("/login?next=https://evil.example/").get_data(as_text=True)
+    response = client.post(
+        "/login?next=https://evil.example/",
+        data={"email": "agent@example.com", "password": PASSWORD, "csrf_token": csrf_token(page)},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_sign_in_needs_a_csrf_token(app, client, make_user):
+    make_user("agent@example.com", "support")
+    response = client.post("/login", data={"email": "agent@example.com", "password": PASSWORD})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/login", "/healthz", "/history", "/send", "/no-such-page"])
+def test_security_headers(app, support, path):
+    response = support.get(path)
+    csp = response.headers["Content-Security-Policy"]
+    for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'none'",
+                      "frame-ancestors 'none'"):
+        assert directive in csp
+    assert "unsafe-inline" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_unexpected_error_shows_a_reference_and_no_traceback(app, support, monkeypatch):
+    from dashboard.services import history
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(history, "search", broken)
+    response = support.get("/history")
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert "Reference:" in page and "Traceback" not in page and "boom" not in page

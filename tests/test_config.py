@@ -1,0 +1,90 @@
+"""Settings: parsed strictly, secrets generated once in development, required in production."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dashboard import config, create_app
+from dashboard.config import SettingsError, from_environment, resolve
+
+KEYS = config.new_encryption_key("k1")
+
+
+def test_production_names_each_missing_secret(tmp_path):
+    with pytest.raises(SettingsError) as error:
+        resolve({"ENV": "production"}, str(tmp_path))
+    message = str(error.value)
+    for name in ("DASHBOARD_SECRET_KEY", "DASHBOARD_ENCRYPTION_KEYS", "DASHBOARD_DATABASE_URL"):
+        assert name in message
+    assert not (tmp_path / config.GENERATED_SECRETS_FILE).exists()
+
+
+def test_production_names_the_one_missing(tmp_path):
+    given = {"ENV": "production", "SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": KEYS}
+    with pytest.raises(SettingsError, match="^DASHBOARD_DATABASE_URL must be set"):
+        resolve(given, str(tmp_path))
+
+
+def test_production_start_up_stops(tmp_path, monkeypatch):
+    monkeypatch.setenv("DASHBOARD_ENV", "production")
+    monkeypatch.setenv("DASHBOARD_INSTANCE_PATH", str(tmp_path))
+    for name in ("SECRET_KEY", "ENCRYPTION_KEYS", "DATABASE_URL"):
+        monkeypatch.delenv("DASHBOARD_" + name, raising=False)
+    with pytest.raises(SettingsError, match="DASHBOARD_SECRET_KEY"):
+        create_app()
+
+
+def test_development_generates_secrets_once(tmp_path):
+    first = resolve({}, str(tmp_path))
+    second = resolve({}, str(tmp_path))
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert first["ENCRYPTION_KEYS"] == second["ENCRYPTION_KEYS"]
+    stored = tmp_path / config.GENERATED_SECRETS_FILE
+    assert stored.stat().st_mode & 0o077 == 0
+    assert set(json.loads(stored.read_text())) == {"SECRET_KEY", "ENCRYPTION_KEYS"}
+    assert first["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert first["SESSION_COOKIE_SECURE"] is False
+
+
+def test_production_settings_are_used(tmp_path):
+    given = {
+        "ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "ENCRYPTION_KEYS": KEYS,
+        "DATABASE_URL": "postgresql://u@db/x",
+        "RM_TIMEOUT_SECONDS": "7",
+    }
+    settings = resolve(given, str(tmp_path))
+    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/x"
+    assert settings["SESSION_COOKIE_SECURE"] is True
+    assert settings["RM_TIMEOUT_SECONDS"] == 7.0
+    assert settings["RM_URLS"]["production"]["api"] == "https://open.revenuemonster.my"
+
+
+def test_environment_variables_are_read_with_their_prefix():
+    environ = {"DASHBOARD_SECRET_KEY": "abc", "SECRET_KEY": "ignored", "DASHBOARD_OTHER": "x"}
+    assert from_environment(environ) == {"SECRET_KEY": "abc"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("ENCRYPTION_KEYS", "nokeyid", "id:base64key"),
+        ("ENCRYPTION_KEYS", "k1:!!!", "not valid base64"),
+        ("ENCRYPTION_KEYS", "k1:" + "QUJD", "32 bytes"),
+        ("ENCRYPTION_KEYS", f"{KEYS},{KEYS}", "appears twice"),
+        ("SECRET_KEY", "short", "at least 32"),
+        ("DATABASE_URL", "mysql://x", "sqlite:// or postgresql://"),
+        ("RM_TIMEOUT_SECONDS", "soon", "number of seconds"),
+        ("RM_TIMEOUT_SECONDS", "60", "between 0 and 25"),
+        ("RM_SANDBOX_API_URL", "ftp://x", "http(s) URL"),
+        ("ENV", "staging", "DASHBOARD_ENV must be one of"),
+    ],
+)
+def test_nonsense_is_refused_with_the_setting_named(tmp_path, name, value, words):
+    given = {"SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": KEYS, name: value}
+    with pytest.raises(SettingsError) as error:
+        resolve(given, str(tmp_path))
+    assert words in str(error.value)

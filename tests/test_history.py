@@ -1,0 +1,103 @@
+"""History: newest first, found by the last digits, numbers masked for other people's sends."""
+
+from __future__ import annotations
+
+import uuid
+
+from support import sign_in
+
+from dashboard.extensions import db
+from dashboard.models import Attempt, utcnow
+from dashboard.services.phone_numbers import parse_mobile_number
+
+
+def add_attempt(app, user_email: str, number: str, status: str = "accepted", code="SUCCESS"):
+    from dashboard.services.users import find_by_email
+
+    with app.app_context():
+        parsed = parse_mobile_number("60", number)
+        db.session.add(
+            Attempt(
+                user_id=find_by_email(user_email).id,
+                environment="sandbox",
+                country_code=parsed.country_code,
+                national_number=parsed.national_number,
+                phone_e164=parsed.e164,
+                phone_reversed=parsed.reversed_digits,
+                message_masked="Code ••••••",
+                reason="test",
+                status=status,
+                response_code=code,
+                idempotency_key=str(uuid.uuid4()),
+                created_at=utcnow(),
+            )
+        )
+        db.session.commit()
+
+
+def rows_of(page: str) -> int:
+    return page.count("<tr>") - 1  # minus the header row
+
+
+def test_search_by_last_digits(app, auditor, make_user):
+    make_user("agent@example.com", "support")
+    add_attempt(app, "agent@example.com", "163877652")
+    add_attempt(app, "agent@example.com", "123456789", status="rejected", code="SMS_FAIL")
+    everything = auditor.get("/history").get_data(as_text=True)
+    assert rows_of(everything) == 2
+    assert everything.index("+60 12-345 6789") < everything.index("+60 16-387 7652")  # newest first
+
+    page = auditor.get("/history?q=7652").get_data(as_text=True)
+    assert rows_of(page) == 1
+    assert "+60 16-387 7652" in page and "Accepted" in page and "SUCCESS" in page
+    assert "Demo" not in page and "agent@example.com" in page
+    assert "sandbox" in page
+
+    nothing = auditor.get("/history?q=0000").get_data(as_text=True)
+    assert rows_of(nothing) == -1 and "No attempts to a number ending in 0000" in nothing
+
+
+def test_the_table_names_its_columns(app, auditor, make_user):
+    make_user("agent@example.com", "support")
+    add_attempt(app, "agent@example.com", "163877652")
+    page = auditor.get("/history").get_data(as_text=True)
+    for column in ("Time", "Number", "Status", "Response code", "Environment", "Sender"):
+        assert f'<th scope="col">{column}</th>' in page
+    assert '<label for="q">Search</label>' in page
+
+
+def test_support_sees_only_the_last_four_digits_of_others_sends(app, client, make_user):
+    make_user("agent@example.com", "support")
+    make_user("other@example.com", "support")
+    add_attempt(app, "other@example.com", "163877652")
+    add_attempt(app, "agent@example.com", "123456789")
+    sign_in(client, "agent@example.com")
+    page = client.get("/history").get_data(as_text=True)
+    assert "+60 •••••7652" in page and "163877652" not in page and "387 7652" not in page
+    assert "+60 12-345 6789" in page  # their own send
+
+
+def test_keyset_paging_reaches_older_attempts(app, auditor, make_user):
+    make_user("agent@example.com", "support")
+    for _ in range(55):
+        add_attempt(app, "agent@example.com", "163877652")
+    first = auditor.get("/history").get_data(as_text=True)
+    assert rows_of(first) == 50
+    link = first.split('href="/history?before=')[1].split('"')[0]
+    second = auditor.get(f"/history?before={link}").get_data(as_text=True)
+    assert rows_of(second) == 5
+    assert "Older attempts" not in second
+
+
+def test_malformed_search_is_a_clear_400(app, auditor):
+    response = auditor.get("/history?before=abc")
+    assert response.status_code == 400
+    assert "Not a valid integer value" in response.get_data(as_text=True)
+
+
+def test_provider_text_is_escaped(app, auditor, make_user):
+    make_user("agent@example.com", "support")
+    add_attempt(app, "agent@example.com", "163877652", code="<script>alert(1)</script>")
+    page = auditor.get("/history").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page

@@ -1,0 +1,191 @@
+"""Sending a code through the pages, against the simulator over real HTTP, on both databases."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from support import csrf_token, query_scalar, sign_in
+from sqlalchemy import select
+
+from dashboard.extensions import db
+from dashboard.models import Attempt
+from dashboard.services import codes, provider_settings
+
+KEY_RE = re.compile(r'id="idempotency_key" name="idempotency_key" type="hidden" value="([^"]+)"')
+
+
+def send_form(client, **overrides):
+    page = client.get("/send").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_token(page),
+        "idempotency_key": KEY_RE.search(page).group(1),
+        "country_code": "60",
+        "phone_number": "016-387 7652",
+        "reason": "Ticket 4711",
+        "message": "Your verification code is {code}. It expires in 10 minutes.",
+    }
+    data.update(overrides)
+    return data
+
+
+def send(client, **overrides):
+    return client.post("/send", data=send_form(client, **overrides))
+
+
+def only_attempt(app) -> Attempt:
+    with app.app_context():
+        rows = db.session.scalars(select(Attempt)).all()
+        assert len(rows) == 1
+        db.session.expunge_all()
+        return rows[0]
+
+
+def test_accepted_send_is_recorded_and_reaches_the_inbox(app, support, sandbox, simulator):
+    inbox_before = len(simulator.simulator.inbox)
+    response = send(support)
+    assert response.status_code == 302
+    page = support.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Accepted" in page and "SUCCESS" in page and "sandbox" in page
+
+    attempt = only_attempt(app)
+    assert attempt.status == "accepted"
+    assert attempt.response_code == "SUCCESS"
+    assert attempt.http_status == 200
+    assert (attempt.country_code, attempt.national_number) == ("60", "163877652")
+    assert attempt.phone_e164 == "+60163877652"
+    assert attempt.environment == "sandbox"
+    assert attempt.latency_ms is not None and attempt.latency_ms >= 0
+    assert attempt.finished_at is not None
+    assert attempt.message_masked == "Your verification code is ••••••. It expires in 10 minutes."
+
+    delivered = simulator.simulator.inbox[inbox_before:]
+    assert len(delivered) == 1
+    assert delivered[0]["phone_number"] == "163877652"
+    code = re.search(r"\b(\d{6})\b", delivered[0]["message"]).group(1)
+    # Only a keyed hash of the code is kept, and it matches the code the customer got.
+    assert code not in repr(attempt.__dict__)
+    with app.app_context():
+        assert codes.code_matches(code, attempt.code_hash, attempt_public_id=attempt.public_id)
+        assert not codes.code_matches(
+            f"{(int(code) + 1) % 10**6:06d}", attempt.code_hash, attempt_public_id=attempt.public_id
+        )
+
+
+def test_the_same_form_submitted_twice_sends_once(app, support, sandbox, simulator):
+    data = send_form(support)
+    before = simulator.simulator.sms_requests
+    first = support.post("/send", data=data)
+    second = support.post("/send", data=data)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert simulator.simulator.sms_requests - before == 1
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 1
+
+
+@pytest.mark.parametrize(
+    ("number", "status", "code", "words"),
+    [
+        ("120000101", "rejected", "SMS_FAIL", "Rejected"),
+        ("120000408", "unknown", "READ_TIMEOUT", "may have been sent"),
+        ("120000500", "unknown", "HTTP_500", "may have been sent"),
+        ("120000502", "unknown", "MALFORMED_RESPONSE", "may have been sent"),
+        ("120000503", "unknown", "CONNECTION_DROPPED", "may have been sent"),
+    ],
+)
+def test_provider_trouble_is_recorded_and_explained(
+    app, support, sandbox, simulator, number, status, code, words
+):
+    before = simulator.simulator.sms_requests
+    response = send(support, phone_number=number)
+    assert response.status_code == 302
+    page = support.get(response.headers["Location"]).get_data(as_text=True)
+    assert words in page and code in page
+    attempt = only_attempt(app)
+    assert (attempt.status, attempt.response_code) == (status, code)
+    assert simulator.simulator.sms_requests - before == 1  # never retried
+
+
+def test_unconfigured_environment_fails_without_calling_the_provider(app, support, simulator):
+    before = simulator.simulator.sms_requests
+    response = send(support)
+    page = support.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Failed" in page and "never reached RevenueMonster" in page
+    attempt = only_attempt(app)
+    assert (attempt.status, attempt.response_code) == ("failed", "NO_CREDENTIALS")
+    assert simulator.simulator.sms_requests == before
+
+
+def test_refused_connection_is_failed_not_unknown(app, support, sandbox):
+    app.config["RM_URLS"] = {
+        env: {"oauth": "http://127.0.0.1:9", "api": "http://127.0.0.1:9"}
+        for env in ("sandbox", "production")
+    }
+    send(support)
+    attempt = only_attempt(app)
+    assert attempt.status == "failed"
+    assert attempt.response_code == "CONNECTION_REFUSED"
+
+
+def test_attempt_is_committed_before_the_provider_is_called(app, support, sandbox, monkeypatch):
+    """If the process dies mid-call, the pending row is already on disk."""
+
+    def die(environment):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(provider_settings, "client_for", die)
+    with pytest.raises(SystemExit):
+        send(support)
+    assert query_scalar(app, "SELECT status FROM attempts") == "pending"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("phone_number", "12345", "not a valid phone number for country code +60"),
+        ("phone_number", "hello", "not a phone number"),
+        ("phone_number", "03-2123 4567", "not a mobile number"),
+        ("phone_number", "1-800-88-8888", "not a mobile number"),
+        ("phone_number", "+6591234567", "belongs to country code +65"),
+        ("country_code", "999", "not a country calling code"),
+        ("message", "No placeholder here", "must contain {code} exactly once"),
+        ("message", "{code} and {code}", "must contain {code} exactly once"),
+        ("message", "{code} " + "x" * 470, "at most 3 are allowed"),
+        ("reason", "   ", "Say why the code is sent"),
+    ],
+)
+def test_bad_input_is_explained_next_to_the_field_and_changes_nothing(
+    app, support, sandbox, simulator, field, value, message
+):
+    before = simulator.simulator.sms_requests
+    response = send(support, **{field: value})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f'id="{field}-error"' in page
+    assert message in page.replace("&#43;", "+").replace("&#39;", "'")
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 0
+    assert simulator.simulator.sms_requests == before
+
+
+def test_post_without_csrf_token_changes_nothing(app, support, sandbox):
+    data = send_form(support)
+    del data["csrf_token"]
+    response = support.post("/send", data=data)
+    assert response.status_code == 400
+    assert "security token" in response.get_data(as_text=True)
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 0
+
+
+def test_auditors_cannot_send(app, auditor, sandbox):
+    assert auditor.get("/send").status_code == 403
+    token = csrf_token(auditor.get("/history").get_data(as_text=True))
+    response = auditor.post("/send", data={"csrf_token": token, "phone_number": "163877652"})
+    assert response.status_code == 403
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 0
+    assert "Send code" not in auditor.get("/history").get_data(as_text=True)
+
+
+def test_admins_can_send(app, client, make_user, sandbox):
+    make_user("boss@example.com", "admin")
+    sign_in(client, "boss@example.com")
+    assert send(client).status_code == 302
+    assert only_attempt(app).status == "accepted"
