@@ -69,7 +69,10 @@ def create_user(email: str, role: str, name: str, password_stdin: bool) -> None:
 @click.option("--client-secret-file", type=click.File("r"), required=True)
 @click.option("--private-key-file", type=click.File("rb"), required=True)
 def configure_provider(
-    environment: str, client_id: str, client_secret_file, private_key_file  # type: ignore[no-untyped-def]
+    environment: str,
+    client_id: str,
+    client_secret_file,
+    private_key_file,  # type: ignore[no-untyped-def]
 ) -> None:
     """Store an environment's client ID, client secret and private key (encrypted)."""
     try:
@@ -146,7 +149,10 @@ def demo_command() -> None:
         private_key = keys.generate_private_key()
         secret = secrets.token_urlsafe(24)
         provider_settings.configure(
-            "sandbox", CLI_ACTOR, client_id=DEMO_CLIENT_ID, client_secret=secret,
+            "sandbox",
+            CLI_ACTOR,
+            client_id=DEMO_CLIENT_ID,
+            client_secret=secret,
             private_key_pem=keys.private_key_pem(private_key),
         )
         registered[DEMO_CLIENT_ID] = {
@@ -168,7 +174,10 @@ def simulator_clients_file() -> Path:
 
 
 def _write_private(path: Path, content: str) -> None:
+    """Write a file only its owner can read, atomically (the simulator may be reading it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_suffix(".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(content)
+    os.replace(partial, path)

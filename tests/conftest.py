@@ -15,15 +15,13 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from support import PASSWORD, sign_in
 
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.revenuemonster import keys
 from dashboard.revenuemonster.simulator import Simulator, serve_in_thread
 from dashboard.services import provider_settings, users
-
-from support import PASSWORD, sign_in
 
 PG_ADMIN_URL = os.environ.get(
     "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -180,7 +178,10 @@ def sandbox(app: Flask, simulator: RunningSimulator, private_key) -> str:
     simulator.simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
     with app.app_context():
         provider_settings.configure(
-            "sandbox", "test", client_id=client_id, client_secret=secret,
+            "sandbox",
+            "test",
+            client_id=client_id,
+            client_secret=secret,
             private_key_pem=keys.private_key_pem(private_key),
         )
     return client_id

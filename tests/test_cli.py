@@ -12,8 +12,16 @@ from dashboard.revenuemonster import keys
 def test_users_create_with_password_from_stdin(app, client):
     runner = app.test_cli_runner()
     result = runner.invoke(
-        args=["users", "create", "Ops@Example.com", "--role", "auditor", "--name", "Ops",
-              "--password-stdin"],
+        args=[
+            "users",
+            "create",
+            "Ops@Example.com",
+            "--role",
+            "auditor",
+            "--name",
+            "Ops",
+            "--password-stdin",
+        ],
         input=PASSWORD + "\n",
     )
     assert result.exit_code == 0, result.output
@@ -22,7 +30,9 @@ def test_users_create_with_password_from_stdin(app, client):
 
 
 def test_users_create_prints_a_one_time_password_once(app):
-    result = app.test_cli_runner().invoke(args=["users", "create", "a@example.com", "--role", "support"])
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "a@example.com", "--role", "support"]
+    )
     assert result.exit_code == 0
     assert "One-time password" in result.output
     assert query_scalar(app, "SELECT must_change_password FROM users") in (True, 1)
@@ -43,12 +53,24 @@ def test_provider_configure_use_and_test(app, tmp_path, simulator, private_key):
     secret_file.write_text("cli-secret\n")
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(keys.private_key_pem(private_key))
-    simulator.simulator.register_client("cli-client", "cli-secret", keys.public_key_pem(private_key))
+    simulator.simulator.register_client(
+        "cli-client", "cli-secret", keys.public_key_pem(private_key)
+    )
     runner = app.test_cli_runner()
 
-    result = runner.invoke(args=["provider", "configure", "production", "--client-id",
-                                 "cli-client", "--client-secret-file", str(secret_file),
-                                 "--private-key-file", str(key_file)])
+    result = runner.invoke(
+        args=[
+            "provider",
+            "configure",
+            "production",
+            "--client-id",
+            "cli-client",
+            "--client-secret-file",
+            str(secret_file),
+            "--private-key-file",
+            str(key_file),
+        ]
+    )
     assert result.exit_code == 0, result.output
     assert keys.fingerprint(private_key) in result.output
     stored = query_scalar(app, "SELECT client_secret_encrypted FROM provider_accounts")
@@ -56,7 +78,9 @@ def test_provider_configure_use_and_test(app, tmp_path, simulator, private_key):
 
     result = runner.invoke(args=["provider", "use", "production", "--reason", "go live"])
     assert result.exit_code == 0 and "was sandbox" in result.output
-    assert query_scalar(app, "SELECT count(*) FROM audit_events WHERE action = 'provider.switch'") == 1
+    assert (
+        query_scalar(app, "SELECT count(*) FROM audit_events WHERE action = 'provider.switch'") == 1
+    )
 
     result = runner.invoke(args=["provider", "test", "production"])
     assert result.exit_code == 0, result.output
@@ -68,9 +92,19 @@ def test_provider_configure_use_and_test(app, tmp_path, simulator, private_key):
 def test_provider_configure_refuses_a_bad_key(app, tmp_path):
     (tmp_path / "secret").write_text("s")
     (tmp_path / "key.pem").write_text("not a key")
-    result = app.test_cli_runner().invoke(args=[
-        "provider", "configure", "sandbox", "--client-id", "x", "--client-secret-file",
-        str(tmp_path / "secret"), "--private-key-file", str(tmp_path / "key.pem")])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "provider",
+            "configure",
+            "sandbox",
+            "--client-id",
+            "x",
+            "--client-secret-file",
+            str(tmp_path / "secret"),
+            "--private-key-file",
+            str(tmp_path / "key.pem"),
+        ]
+    )
     assert result.exit_code != 0
     assert query_scalar(app, "SELECT count(*) FROM provider_accounts") == 0
 
@@ -83,7 +117,7 @@ def test_demo_is_repeatable_and_registers_the_key_with_the_simulator(app):
     with open(app.instance_path + "/simulator-clients.json") as handle:
         registered = json.load(handle)
     fingerprint = query_scalar(app, "SELECT public_key_fingerprint FROM provider_accounts")
-    (client_id, entry), = registered.items()
+    ((client_id, entry),) = registered.items()
     assert keys.fingerprint(keys.load_public_key(entry["public_key_pem"])) == fingerprint
 
     second = runner.invoke(args=["demo"])

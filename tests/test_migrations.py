@@ -34,5 +34,3 @@ def test_audit_events_refuse_update_and_delete(app, make_user):
                 db.session.execute(text(statement))
             db.session.rollback()
         assert db.session.execute(text("SELECT count(*) FROM audit_events")).scalar() == 1
-
-

@@ -8,7 +8,6 @@ import threading
 from datetime import UTC, datetime
 
 from flask import current_app
-from sqlalchemy import select
 
 from ..database import write_transaction
 from ..encryption import secret_box
@@ -57,7 +56,11 @@ def use_environment(environment: str, actor: audit.Actor, *, reason: str = "") -
             setting.value = environment
             setting.updated_by = label
         audit.record(
-            "provider.switch", actor, target=environment, old=previous, new=environment,
+            "provider.switch",
+            actor,
+            target=environment,
+            old=previous,
+            new=environment,
             reason=reason,
         )
     return previous
@@ -106,8 +109,12 @@ def configure(
             ProviderToken.__table__.delete().where(ProviderToken.environment == environment)
         )
         audit.record(
-            "provider.configure", actor, target=environment, client_id=client_id,
-            fingerprint=fingerprint, version=row.version,
+            "provider.configure",
+            actor,
+            target=environment,
+            client_id=client_id,
+            fingerprint=fingerprint,
+            version=row.version,
         )
     return row
 
@@ -135,11 +142,11 @@ def test_connection(environment: str, actor: audit.Actor) -> tuple[bool, str]:
     if version is None:
         return False, f"No credentials are configured for {environment}."
     try:
-        token = client.fetch_token()
+        with client:
+            token = client.fetch_token()
     except TokenError as error:
         outcome = error.outcome
-        code = getattr(outcome, "code", "")
-        ok, words = False, f"RevenueMonster did not give a token: {code} {outcome.message}".strip()
+        ok, words = False, f"RevenueMonster did not give a token: {outcome.code} {outcome.message}"
     else:
         expires = datetime.fromtimestamp(token.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         ok, words = True, f"Connected to {environment}: token valid until {expires}."
@@ -168,7 +175,9 @@ class DatabaseTokenStore:
             else None
         )
         return Token(
-            access_token=box.decrypt(row.access_token_encrypted, slot=self._slot("access")).decode(),
+            access_token=box.decrypt(
+                row.access_token_encrypted, slot=self._slot("access")
+            ).decode(),
             expires_at=row.expires_at.timestamp(),
             refresh_token=refresh,
             refresh_expires_at=row.refresh_expires_at.timestamp()

@@ -119,9 +119,12 @@ def _call_provider(environment: str, number: MobileNumber, text: str) -> tuple[S
     started = time.monotonic()
     try:
         client, _version = provider_settings.client_for(environment)
-        outcome = client.send_sms(
-            country_code=number.country_code, phone_number=number.national_number, message=text
-        )
+        with client:
+            outcome = client.send_sms(
+                country_code=number.country_code,
+                phone_number=number.national_number,
+                message=text,
+            )
     except Exception:  # a bug must not lose the attempt: record it as unknown
         log.exception("sending.unexpected_error")
         outcome = Unknown(
@@ -140,7 +143,7 @@ def _record_outcome(attempt_id: int, outcome: SmsOutcome, latency_ms: int) -> At
         attempt.status = outcome.status
         attempt.response_code = outcome.code
         attempt.response_message = getattr(outcome, "message", None)
-        attempt.http_status = getattr(outcome, "http_status", None)
+        attempt.http_status = outcome.http_status
         attempt.response_debug = getattr(outcome, "debug", None)
         attempt.provider_answered_at = now if attempt.http_status is not None else None
         attempt.finished_at = now

@@ -84,9 +84,7 @@ def authenticate(email: str, password: str) -> User | None:
         if not matched:
             audit.record("auth.failure", normalise_email(email)[:254], target=email[:254])
             return None
-        assert user is not None
-        user = db.session.get(User, user.id)
-        assert user is not None
+        user = _reloaded(user)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_login_at = utcnow()
@@ -98,8 +96,7 @@ def change_password(user: User, new_password: str) -> None:
     """Set a new password chosen by the user; ends the user's other sessions."""
     check_password_policy(new_password)
     with write_transaction(audit.CHAIN_LOCK):
-        user = db.session.get(User, user.id)
-        assert user is not None
+        user = _reloaded(user)
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
         user.session_version = new_session_version()
@@ -109,7 +106,14 @@ def change_password(user: User, new_password: str) -> None:
 def sign_out(user: User) -> None:
     """Rotate the session version, so a copy of the old cookie no longer signs in."""
     with write_transaction(audit.CHAIN_LOCK):
-        user = db.session.get(User, user.id)
-        assert user is not None
+        user = _reloaded(user)
         user.session_version = new_session_version()
         audit.record("auth.sign_out", user, target=user.email)
+
+
+def _reloaded(user: User | None) -> User:
+    """The same user, read again inside the current write transaction."""
+    found = db.session.get(User, user.id, populate_existing=True) if user is not None else None
+    if found is None:
+        raise UserError("That user no longer exists.")
+    return found
