@@ -10,7 +10,9 @@ SIMULATOR_PORT ?= 8765
 DEMO_ENV := DASHBOARD_RM_SANDBOX_OAUTH_URL=http://127.0.0.1:$(SIMULATOR_PORT) \
             DASHBOARD_RM_SANDBOX_API_URL=http://127.0.0.1:$(SIMULATOR_PORT)
 
-.PHONY: install install-dev run test lint clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install install-dev browser run test screenshots lint clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -34,8 +36,28 @@ run: install
 	$(DEMO_ENV) $(BIN)/gunicorn --workers 2 --timeout 30 --bind 127.0.0.1:$(PORT) \
 		--access-logfile - 'dashboard:create_app()'
 
-test: install-dev
+# The browser tests drive Debian's Chromium (never a browser download).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && apt-get install -y chromium; \
+		else \
+			echo "The browser tests need Debian's Chromium. Install it with:"; \
+			echo "    sudo apt-get update && sudo apt-get install -y chromium"; \
+			exit 1; \
+		fi; \
+	fi
+
+test: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refresh the README's screenshots from the browser journeys.
+screenshots: install-dev browser
+	$(BIN)/python -m pytest tests/e2e -q
+	cp test-artifacts/screenshots/sign-in-light.png test-artifacts/screenshots/send-light.png \
+	   test-artifacts/screenshots/history-light.png test-artifacts/screenshots/history-dark.png \
+	   test-artifacts/screenshots/result-dark.png test-artifacts/screenshots/send-phone-light.png \
+	   docs/screenshots/
 
 lint: install-dev
 	$(BIN)/ruff check dashboard tests

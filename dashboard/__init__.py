@@ -46,7 +46,7 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
 def register_extensions(app: Flask) -> None:
     from . import security
-    from .extensions import configure_sqlite, csrf, db, login_manager, migrate
+    from .extensions import bootstrap, configure_sqlite, csrf, db, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(
@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     login_manager.init_app(app)
+    bootstrap.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

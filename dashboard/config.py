@@ -95,6 +95,7 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "REMEMBER_COOKIE_DURATION": 0,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "BOOTSTRAP_SERVE_LOCAL": True,  # an internal tool on a closed network: never a CDN
     }
     # Anything else a test passes (TESTING, WTF_CSRF_ENABLED, ...) goes through untouched.
     passthrough = {k: v for k, v in given.items() if k not in SETTING_NAMES and k.isupper()}

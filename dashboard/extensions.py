@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -23,6 +24,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+bootstrap = Bootstrap5()  # serves Bootstrap's files from our own origin (BOOTSTRAP_SERVE_LOCAL)
 
 #: Execution option that makes SQLite start the transaction with ``BEGIN IMMEDIATE``.
 SQLITE_IMMEDIATE = "dashboard_sqlite_immediate"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from .extensions import db, login_manager
@@ -16,8 +16,10 @@ from .models import User
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Files anyone may fetch: our own and Bootstrap's.
+STATIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
 #: Endpoints open without signing in; everything else needs a signed-in user.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "main.healthz", "static"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "main.healthz"}) | STATIC_ENDPOINTS
 #: What a user who still has a one-time password may reach.
 PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
 
@@ -68,7 +70,10 @@ def require_sign_in() -> Any:
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
-    """Let only users with one of ``roles`` through; others get 403, logged."""
+    """Let only users with one of ``roles`` through; others get 403, logged.
+
+    The roles are kept on the view (``allowed_roles``), so the navigation can show each person
+    only what they may use without a second list of who may do what."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -83,9 +88,20 @@ def roles_required(*roles: str) -> Callable[[F], F]:
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def may_use(user: Any, endpoint: str) -> bool:
+    """Whether ``user`` may open ``endpoint`` (which every signed-in user may, unless its view
+    names roles)."""
+    view = current_app.view_functions.get(endpoint)
+    if view is None or not user.is_authenticated:
+        return False
+    roles = getattr(view, "allowed_roles", None)
+    return roles is None or user.role in roles
 
 
 def set_security_headers(response: Response) -> Response:
@@ -95,6 +111,8 @@ def set_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    if request.endpoint != "static":
+    if current_app.config["DASHBOARD_ENV"] == "production":
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.endpoint not in STATIC_ENDPOINTS:
         headers["Cache-Control"] = "no-store"
     return response

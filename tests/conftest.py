@@ -3,7 +3,6 @@ RevenueMonster simulator over real HTTP, and signed-in clients."""
 
 from __future__ import annotations
 
-import base64
 import os
 import shutil
 import uuid
@@ -15,7 +14,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import PASSWORD, sign_in
+from support import PASSWORD, base_config, migrate, sign_in
 
 from dashboard import create_app
 from dashboard.extensions import db
@@ -27,30 +26,6 @@ PG_ADMIN_URL = os.environ.get(
     "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("DASHBOARD_TEST_REQUIRE_POSTGRES") == "1"
-ENCRYPTION_KEYS = "k1:" + base64.b64encode(b"k" * 32).decode()
-
-
-def base_config(database_url: str, simulator_url: str, instance_path: Path) -> dict[str, object]:
-    return {
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "DATABASE_URL": database_url,
-        "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
-        "INSTANCE_PATH": str(instance_path),
-        "RM_SANDBOX_OAUTH_URL": simulator_url,
-        "RM_SANDBOX_API_URL": simulator_url,
-        "RM_PRODUCTION_OAUTH_URL": simulator_url,
-        "RM_PRODUCTION_API_URL": simulator_url,
-        "RM_TIMEOUT_SECONDS": 1.0,
-    }
-
-
-def migrate(url: str, instance_path: Path) -> None:
-    import flask_migrate
-
-    app = create_app(base_config(url, "http://127.0.0.1:9", instance_path))
-    with app.app_context():
-        flask_migrate.upgrade()
-        db.engine.dispose()
 
 
 class SQLiteDatabase:

@@ -1,0 +1,86 @@
+// Page behaviour: the light/dark switch, the "/" shortcut to the history search, and the live
+// preview of the SMS with its length and segment count on the send form.
+(function () {
+  "use strict";
+
+  function setupThemeToggle() {
+    var buttons = document.querySelectorAll("[data-theme-toggle]");
+    function label() {
+      var dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
+      buttons.forEach(function (button) {
+        button.textContent = dark ? "Light mode" : "Dark mode";
+        button.setAttribute("aria-pressed", dark ? "true" : "false");
+      });
+    }
+    buttons.forEach(function (button) {
+      button.addEventListener("click", function () {
+        var dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
+        var next = dark ? "light" : "dark";
+        document.documentElement.setAttribute("data-bs-theme", next);
+        try { window.localStorage.setItem("theme", next); } catch (e) { /* storage disabled */ }
+      });
+    });
+    // The labels follow the theme however it changes.
+    new MutationObserver(label).observe(document.documentElement, { attributeFilter: ["data-bs-theme"] });
+    label();
+  }
+
+  function setupSearchShortcut() {
+    var search = document.querySelector("[data-search-shortcut]");
+    if (!search) { return; }
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      var typing = target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+      if (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+    });
+  }
+
+  // Segments as a phone network counts them: GSM-7 160/153, UCS-2 70/67. The alphabets come
+  // from the server (services/messages.py), so the page and the server count alike.
+  function countSegments(text, basic, extension) {
+    var gsm = true;
+    var septets = 0;
+    for (var ch of text) {
+      if (extension.indexOf(ch) !== -1) { septets += 2; }
+      else if (basic.indexOf(ch) !== -1) { septets += 1; }
+      else { gsm = false; break; }
+    }
+    var length = gsm ? septets : text.length; // String length counts UTF-16 code units
+    var single = gsm ? 160 : 70;
+    var multi = gsm ? 153 : 67;
+    var segments = length <= single ? 1 : Math.ceil(length / multi);
+    return { encoding: gsm ? "GSM-7" : "UCS-2", length: length, segments: segments };
+  }
+
+  function setupSmsPreview() {
+    var message = document.querySelector("[data-sms-preview]");
+    if (!message) { return; }
+    var preview = document.getElementById(message.getAttribute("data-sms-preview"));
+    var text = preview.querySelector("[data-preview-text]");
+    var count = preview.querySelector("[data-preview-count]");
+    var basic = preview.getAttribute("data-gsm7-basic");
+    var extension = preview.getAttribute("data-gsm7-extension");
+    function update() {
+      var rendered = message.value.split("{code}").join("123456");
+      var result = countSegments(rendered, basic, extension);
+      text.textContent = rendered;
+      count.textContent = result.length + " characters (" + result.encoding + "), " +
+        result.segments + (result.segments === 1 ? " SMS" : " SMS segments") +
+        (result.segments > 3 ? ": too long, at most 3 are allowed" : "");
+      count.classList.toggle("over-limit", result.segments > 3);
+      preview.hidden = false;
+    }
+    message.addEventListener("input", update);
+    update();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupThemeToggle();
+    setupSearchShortcut();
+    setupSmsPreview();
+  });
+})();

@@ -1,0 +1,211 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the dashboard served by a real
+gunicorn process on a free loopback port, with the simulator as RevenueMonster.
+
+Every page a test opens is watched: a request to another origin, a console error or a CSP
+violation fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from support import PASSWORD, base_config, migrate
+
+from dashboard import create_app
+from dashboard.revenuemonster import keys
+from dashboard.services import provider_settings, users
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("DASHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+@dataclass
+class LiveServer:
+    url: str
+    accounts: dict[str, str]  # role -> email, all with PASSWORD
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory, simulator, private_key) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("e2e")
+    config = base_config(f"sqlite:///{workdir / 'e2e.sqlite'}", simulator.url, workdir / "instance")
+    migrate(str(config["DATABASE_URL"]), workdir)
+    accounts = seed(config, simulator, private_key)
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHBOARD_")}
+    env.update({f"DASHBOARD_{k}": str(v) for k, v in config.items() if k != "INSTANCE_PATH"})
+    env["DASHBOARD_INSTANCE_PATH"] = str(config["INSTANCE_PATH"])
+    log = (workdir / "gunicorn.log").open("w")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--timeout",
+            "30",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "dashboard:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, server, workdir / "gunicorn.log")
+        yield LiveServer(url, accounts)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def seed(config, simulator, private_key) -> dict[str, str]:
+    """Users of every role, and the sandbox registered with the simulator."""
+    app = create_app(config)
+    client_id = f"e2e-{uuid.uuid4().hex[:8]}"
+    secret = uuid.uuid4().hex
+    simulator.simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
+    accounts = {role: f"{role}@e2e.example.com" for role in ("support", "auditor", "admin")}
+    with app.app_context():
+        for role, email in accounts.items():
+            users.create_user(email, role, "test", name=f"E2E {role.title()}", password=PASSWORD)
+        provider_settings.configure(
+            "sandbox",
+            "test",
+            client_id=client_id,
+            client_secret=secret,
+            private_key_pem=keys.private_key_pem(private_key),
+        )
+    return accounts
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the dashboard server exited:\n{log.read_text()}")
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the dashboard server did not start:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: run "
+            "'apt-get update && apt-get install -y chromium' (make test does this as root)."
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class PageWatch:
+    """What a page did that it must not: reach another origin, log an error, break the CSP."""
+
+    origin: str
+    allow_error_status: bool = False  # a page that answers 403/404 on purpose
+    foreign_requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def on_request(self, request) -> None:  # type: ignore[no-untyped-def]
+        url = request.url
+        if urlsplit(url).scheme in ("http", "https") and not url.startswith(self.origin + "/"):
+            self.foreign_requests.append(url)
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        text = message.text
+        if self.allow_error_status and "server responded with a status of 4" in text:
+            return  # Chromium reports the page's own 403/404 status as a console error
+        if message.type == "error" or "Content Security Policy" in text:
+            self.console_errors.append(text)
+
+    def on_page_error(self, error) -> None:  # type: ignore[no-untyped-def]
+        self.console_errors.append(str(error))
+
+
+@pytest.fixture
+def watched(browser: Browser, live_server: LiveServer):
+    """Open watched pages; the test fails if any of them misbehaved."""
+    contexts = []
+    watches: list[PageWatch] = []
+
+    def open_page(viewport: dict[str, int] = DESKTOP, allow_error_status: bool = False) -> Page:
+        context = browser.new_context(base_url=live_server.url, viewport=viewport)
+        contexts.append(context)
+        watch = PageWatch(live_server.url, allow_error_status)
+        watches.append(watch)
+        page = context.new_page()
+        page.on("request", watch.on_request)
+        page.on("console", watch.on_console)
+        page.on("pageerror", watch.on_page_error)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert [url for w in watches for url in w.foreign_requests] == [], "requests to other origins"
+    assert [e for w in watches for e in w.console_errors] == [], "console errors or CSP violations"
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Keep a picture of the page, in light and in dark (git-ignored; `make screenshots`
+    copies the README's ones)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    original = page.evaluate("document.documentElement.getAttribute('data-bs-theme')")
+    for theme in ("light", "dark"):
+        page.evaluate(f"document.documentElement.setAttribute('data-bs-theme', '{theme}')")
+        page.wait_for_timeout(400)  # let Bootstrap's colour transitions finish
+        page.screenshot(path=SCREENSHOTS / f"{name}-{theme}.png", full_page=True)
+    page.evaluate(f"document.documentElement.setAttribute('data-bs-theme', '{original}')")

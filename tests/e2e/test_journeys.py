@@ -1,0 +1,155 @@
+"""The main journeys of each role, in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import DESKTOP, PHONE, screenshot, sign_in
+from playwright.sync_api import expect
+
+
+def test_support_sends_a_code_reads_the_result_and_finds_it_in_history(
+    watched, live_server, simulator
+):
+    page = watched()
+    page.goto("/login")
+    expect(page.get_by_label("Email")).to_be_focused()
+    screenshot(page, "sign-in")
+    sign_in(page, live_server.accounts["support"])
+    navigation = page.get_by_role("navigation", name="Main")
+    navigation.get_by_role("link", name="Send code").click()
+    expect(page).to_have_title(re.compile("Send code · RM SMS Dashboard"))
+    expect(page.get_by_role("status").first).to_contain_text("Sandbox environment")
+    expect(page.get_by_label("Country code")).to_be_focused()
+    expect(page.get_by_label("Country code")).to_have_value("60")
+    page.get_by_label("Phone number").fill("016-387 7652")
+    page.get_by_label("Reason").fill("Ticket 1234")
+    expect(page.get_by_text("What the customer receives")).to_be_visible()
+    expect(page.locator("[data-preview-count]")).to_contain_text("(GSM-7), 1 SMS")
+    screenshot(page, "send")
+    page.get_by_label("Reason").press("Enter")  # Enter submits
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Accepted")
+    expect(page.get_by_text("SUCCESS")).to_be_visible()
+    screenshot(page, "result")
+    assert any(m["phone_number"] == "163877652" for m in simulator.simulator.inbox)
+
+    navigation.get_by_role("link", name="History").click()
+    page.wait_for_load_state("load")
+    page.keyboard.press("/")
+    expect(page.get_by_label("Search")).to_be_focused()
+    page.keyboard.type("7652")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/history\?q=7652"))
+    row = page.get_by_role("row").filter(has_text="+60 16-387 7652").first
+    expect(row).to_contain_text("Accepted")
+    expect(row).to_contain_text("SUCCESS")
+    expect(row).to_contain_text("sandbox")
+    expect(row).to_contain_text("E2E Support")
+    headers = page.get_by_role("columnheader")
+    expect(headers).to_have_text(
+        ["Time", "Number", "Status", "Response code", "Environment", "Sender"]
+    )
+    screenshot(page, "history")
+
+
+def test_auditor_searches_history_and_finds_no_way_to_send(watched, live_server):
+    page = watched(allow_error_status=True)
+    sign_in(page, live_server.accounts["auditor"])
+    expect(page).to_have_url(re.compile("/history"))
+    navigation = page.get_by_role("navigation", name="Main")
+    expect(navigation.get_by_role("link", name="History")).to_be_visible()
+    expect(navigation.get_by_role("link", name="Send code")).to_have_count(0)
+    page.get_by_label("Search").fill("7652")
+    page.get_by_role("button", name="Find").click()
+    expect(page.get_by_role("heading", name="History")).to_be_visible()
+    page.goto("/send")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Forbidden")
+    expect(page.get_by_text("Your role does not allow")).to_be_visible()
+    expect(page.get_by_label("Phone number")).to_have_count(0)
+
+
+def test_a_bad_number_shows_the_error_next_to_the_field(watched, live_server):
+    page = watched()
+    sign_in(page, live_server.accounts["support"])
+    page.goto("/send")
+    page.get_by_label("Phone number").fill("12345")
+    page.get_by_label("Reason").fill("Ticket 99")
+    page.get_by_role("button", name="Send code").click()
+    field = page.get_by_label("Phone number")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(
+        re.compile("That is not a valid phone number for country code \\+60")
+    )
+    expect(field).to_have_value("12345")  # what was typed stays, to be corrected
+    error = page.locator("#phone_number-error")
+    expect(error).to_be_visible()
+    field_box, error_box = field.bounding_box(), error.bounding_box()
+    assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40  # right below it
+    screenshot(page, "send-error")
+
+
+def test_the_preview_counts_segments_as_the_agent_types(watched, live_server):
+    page = watched()
+    sign_in(page, live_server.accounts["support"])
+    page.goto("/send")
+    message = page.get_by_label("Message")
+    count = page.locator("[data-preview-count]")
+    message.fill("Kod anda {code}")
+    expect(page.locator("[data-preview-text]")).to_have_text("Kod anda 123456")
+    expect(count).to_have_text("15 characters (GSM-7), 1 SMS")
+    message.fill("Kod {code} " + "€" * 80)  # € costs two GSM-7 septets
+    expect(count).to_have_text("171 characters (GSM-7), 2 SMS segments")
+    message.fill("验证码 {code}")
+    expect(count).to_have_text("10 characters (UCS-2), 1 SMS")
+    message.fill("{code} " + "x" * 470)
+    expect(count).to_contain_text("4 SMS segments: too long")
+
+
+def test_every_navigation_page_renders_on_desktop_and_phone(watched, live_server):
+    for role, email in live_server.accounts.items():
+        for viewport in (DESKTOP, PHONE):
+            page = watched(viewport=viewport)
+            sign_in(page, email)
+            if viewport is PHONE and role == "support":
+                screenshot(page, "send-phone")
+            navigation = page.get_by_role("navigation", name="Main")
+            if viewport is PHONE:
+                menu = navigation.get_by_role("button", name="Menu")
+                expect(menu).to_be_visible()
+                menu.click()
+            links = navigation.get_by_role("link").filter(has_not_text="RM SMS Dashboard")
+            expect(links.first).to_be_visible()
+            labels = links.all_inner_texts()
+            assert ("Send code" in labels) == (role != "auditor")
+            for label in labels:
+                page.goto(navigation.get_by_role("link", name=label).get_attribute("href"))
+                expect(page.get_by_role("heading", level=1)).to_be_visible()
+                overflow = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 0, f"{label} scrolls sideways at {viewport['width']} px"
+                if viewport is PHONE:
+                    navigation.get_by_role("button", name="Menu").click()
+
+
+def test_the_theme_switch_is_remembered(watched, live_server):
+    page = watched()
+    sign_in(page, live_server.accounts["auditor"])
+    html = page.locator("html")
+    expect(html).to_have_attribute("data-bs-theme", "light")
+    page.get_by_role("button", name="Dark mode").click()
+    expect(html).to_have_attribute("data-bs-theme", "dark")
+    page.reload()
+    expect(html).to_have_attribute("data-bs-theme", "dark")
+    expect(page.get_by_role("button", name="Light mode")).to_be_visible()
+
+
+def test_error_pages_keep_the_dashboard_look(watched, live_server):
+    page = watched(allow_error_status=True)
+    sign_in(page, live_server.accounts["support"])
+    page.goto("/no-such-page")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not Found")
+    expect(page.get_by_text("There is nothing at this address.")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    expect(page.get_by_role("status").first).to_contain_text("Sandbox environment")
