@@ -62,12 +62,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .history import bp as history_bp
     from .main import bp as main_bp
     from .sms import bp as sms_bp
 
-    for blueprint in (main_bp, auth_bp, sms_bp, history_bp):
+    for blueprint in (main_bp, auth_bp, sms_bp, history_bp, admin_bp):
         app.register_blueprint(blueprint)
 
 

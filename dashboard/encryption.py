@@ -12,7 +12,9 @@ import base64
 import os
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
 FORMAT_VERSION = "v1"
@@ -70,3 +72,14 @@ def secret_box() -> SecretBox:
         box = SecretBox(current_app.config["ENCRYPTION_KEYS"])
         current_app.extensions["dashboard.secret_box"] = box
     return box
+
+
+def derived_key(purpose: str) -> bytes:
+    """A 32-byte key for ``purpose`` (keyed hashes of codes, recovery codes...), derived from
+    the secret key with HKDF, so each use has its own key and none is stored."""
+    cache: dict[str, bytes] = current_app.extensions.setdefault("dashboard.derived_keys", {})
+    if purpose not in cache:
+        cache[purpose] = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=f"rm-sms-dashboard {purpose}".encode()
+        ).derive(current_app.config["SECRET_KEY"].encode())
+    return cache[purpose]

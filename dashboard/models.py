@@ -85,9 +85,12 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_version: Mapped[str] = mapped_column(String(64), default=new_session_version)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Two-step sign-in: the TOTP secret (encrypted) is kept from the start of enrolment; it is in
+    # force from ``two_step_enabled_at``. The last accepted time step stops a code being replayed.
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    two_step_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    recovery_code_hashes: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -105,6 +108,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     @property
     def display_name(self) -> str:
         return self.name or self.email
+
+    @property
+    def two_step_enabled(self) -> bool:
+        return self.two_step_enabled_at is not None
 
 
 class Attempt(db.Model):  # type: ignore[name-defined,misc]
@@ -218,6 +225,17 @@ class ProviderToken(db.Model):  # type: ignore[name-defined,misc]
     refresh_token_encrypted: Mapped[str | None] = mapped_column(Text)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInThrottle(db.Model):  # type: ignore[name-defined,misc]
+    """Failed sign-ins counted per account (by email, known or not) and per client address."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # "account:…" or "ip:…"
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Setting(db.Model):  # type: ignore[name-defined,misc]

@@ -1,17 +1,32 @@
-"""Who may see what: sign-in required by default, role checks, and security headers."""
+"""Who may see what: sign-in required by default, role checks, session limits, fresh sign-in
+for sensitive actions, and the security headers of every response."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, redirect, request, url_for
-from flask_login import current_user
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
 
+from .database import write_transaction
 from .extensions import db, login_manager
 from .models import User
+from .services import audit, users
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -19,9 +34,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Files anyone may fetch: our own and Bootstrap's.
 STATIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
 #: Endpoints open without signing in; everything else needs a signed-in user.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "main.healthz"}) | STATIC_ENDPOINTS
-#: What a user who still has a one-time password may reach.
-PASSWORD_CHANGE_ENDPOINTS = frozenset({"auth.change_password", "auth.logout"})
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.second_step", "main.healthz"}) | STATIC_ENDPOINTS
+#: What a user who must first change a one-time password, or enrol in two-step, may reach.
+SETUP_ENDPOINTS = frozenset(
+    {"auth.change_password", "auth.two_step_setup", "auth.two_step_qr", "auth.logout"}
+)
+
+IDLE_TIMEOUT_SECONDS = 30 * 60
+ABSOLUTE_TIMEOUT_SECONDS = 12 * 60 * 60
+FRESH_SECONDS = 10 * 60
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -58,19 +79,55 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
+def start_session(user: User) -> None:
+    """Sign ``user`` in with a brand-new session: nothing from before carries over (the CSRF
+    token included), and the clocks of the session limits start now."""
+    session.clear()
+    login_user(user)
+    now = time.time()
+    session["signed_in_at"] = session["seen_at"] = session["fresh_at"] = now
+
+
+def end_session() -> None:
+    logout_user()
+    session.clear()
+
+
+def mark_fresh() -> None:
+    """The user just proved who they are again (password, and second step where it is on)."""
+    session["fresh_at"] = time.time()
+
+
+def is_fresh() -> bool:
+    return time.time() - session.get("fresh_at", 0) <= FRESH_SECONDS
+
+
 def require_sign_in() -> Any:
-    """Deny by default: every endpoint but the public ones needs a signed-in user."""
+    """Deny by default: every endpoint but the public ones needs a signed-in user whose session
+    is within its idle and absolute limits and whose account set-up is complete."""
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
-        return redirect(url_for("auth.change_password"))
+    now = time.time()
+    too_old = now - session.get("signed_in_at", 0) > ABSOLUTE_TIMEOUT_SECONDS
+    too_idle = now - session.get("seen_at", 0) > IDLE_TIMEOUT_SECONDS
+    if too_old or too_idle:
+        end_session()
+        flash("Your session expired. Please sign in again.", "info")
+        back = request.full_path if request.method == "GET" else None
+        return redirect(url_for("auth.login", next=back))
+    session["seen_at"] = now
+    if request.endpoint not in SETUP_ENDPOINTS:
+        if current_user.must_change_password:
+            return redirect(url_for("auth.change_password"))
+        if users.two_step_required(current_user) and not current_user.two_step_enabled:
+            return redirect(url_for("auth.two_step_setup"))
     return None
 
 
 def roles_required(*roles: str) -> Callable[[F], F]:
-    """Let only users with one of ``roles`` through; others get 403, logged.
+    """Let only users with one of ``roles`` through; others get 403, logged and audited.
 
     The roles are kept on the view (``allowed_roles``), so the navigation can show each person
     only what they may use without a second list of who may do what."""
@@ -81,17 +138,41 @@ def roles_required(*roles: str) -> Callable[[F], F]:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not current_user.has_role(*roles):
-                log.warning(
-                    "authz.denied",
-                    extra={"user_id": current_user.id, "endpoint": request.endpoint},
-                )
-                abort(403)
+                deny()
             return view(*args, **kwargs)
 
         wrapped.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def deny() -> None:
+    """Refuse the request with 403, after logging and auditing who tried what."""
+    log.warning(
+        "authz.denied",
+        extra={"user_id": current_user.id, "endpoint": request.endpoint, "method": request.method},
+    )
+    with write_transaction(audit.CHAIN_LOCK):
+        audit.record(
+            "access.denied", current_user, target=request.path[:254], method=request.method
+        )
+    abort(403)
+
+
+def fresh_sign_in_required(view: F) -> F:
+    """Sensitive actions need a sign-in (or a re-confirmation) from the last 10 minutes;
+    otherwise nothing is done and the person is asked for their password again."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not is_fresh():
+            flash("Confirm it is you before this change.", "info")
+            back = request.referrer if request.method != "GET" else request.full_path
+            return redirect(url_for("auth.reauthenticate", next=local_path(back)))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
 
 
 def may_use(user: Any, endpoint: str) -> bool:
@@ -102,6 +183,26 @@ def may_use(user: Any, endpoint: str) -> bool:
         return False
     roles = getattr(view, "allowed_roles", None)
     return roles is None or user.role in roles
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` as a path on this site, or None: never another origin (no open redirect).
+    An absolute URL of this very host (a Referer) is reduced to its path."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        if parts.netloc != request.host:
+            return None
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return path
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site, else the start page."""
+    return local_path(target) or url_for("main.index")
 
 
 def set_security_headers(response: Response) -> Response:

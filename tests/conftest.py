@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import PASSWORD, base_config, migrate, sign_in
+from support import PASSWORD, base_config, enrol_two_step, migrate, sign_in
 
 from dashboard import create_app
 from dashboard.extensions import db
@@ -137,10 +137,15 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def make_user(app: Flask):
-    def make(email: str, role: str, password: str = PASSWORD):
+    """Create a user; admins (who must sign in with two steps) are enrolled unless told not."""
+
+    def make(email: str, role: str, password: str = PASSWORD, *, two_step: bool | None = None):
         with app.app_context():
             user, _ = users.create_user(email, role, "test", password=password)
-            return user.id
+            user_id = user.id
+        if two_step or (two_step is None and role == "admin"):
+            enrol_two_step(app, user_id)
+        return user_id
 
     return make
 

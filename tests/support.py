@@ -25,9 +25,53 @@ def csrf_token(page: str) -> str:
     return match.group(1)
 
 
+#: TOTP secrets of the users the tests enrolled, by email.
+TOTP_SECRETS: dict[str, str] = {}
+
+
+def enrol_two_step(app: Flask, user_id: int) -> str:
+    """Turn two-step on for a user, as the enrolment page would; return the secret."""
+    import pyotp
+
+    from dashboard.services import users
+
+    with app.app_context():
+        user = users.get(user_id)
+        secret = users.begin_two_step(user)
+        users.confirm_two_step(user, pyotp.TOTP(secret).now())
+        TOTP_SECRETS[users.get(user_id).email] = secret
+    return secret
+
+
+def totp_code(app: Flask, email: str) -> str:
+    """A code the server will accept now: the earliest step in its window not yet used."""
+    import pyotp
+
+    from dashboard.models import utcnow
+    from dashboard.services import users
+
+    totp = pyotp.TOTP(TOTP_SECRETS[email])
+    with app.app_context():
+        last = users.find_by_email(email).totp_last_step
+    current = totp.timecode(utcnow())
+    step = max(current - 1, (last if last is not None else current - 2) + 1)
+    assert step <= current + 1, "signed in too often within one 30-second step"
+    return totp.generate_otp(step)
+
+
 def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):
+    """Sign in through the pages; answer the second step when the account has one."""
     token = csrf_token(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+    if response.status_code == 302 and response.headers["Location"].startswith("/login/two-step"):
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        code = totp_code(client.application, email)
+        response = client.post(
+            response.headers["Location"], data={"code": code, "csrf_token": csrf_token(page)}
+        )
+    return response
 
 
 def query_scalar(app: Flask, sql: str, **params):
@@ -56,3 +100,26 @@ def migrate(url: str, instance_path: Path) -> None:
     with app.app_context():
         flask_migrate.upgrade()
         db.engine.dispose()
+
+
+def example_url(rule) -> str:
+    """A URL for ``rule`` with a placeholder for each argument (1 for numbers)."""
+    from werkzeug.routing import IntegerConverter
+
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        if isinstance(converter, IntegerConverter):
+            values[name] = 1
+        elif name == "filename":
+            values[name] = "css/bootstrap.min.css" if rule.endpoint.startswith("bootstrap") else "css/app.css"
+        else:
+            values[name] = "x"
+    return rule.build(values)[1]
+
+
+def routes(app, method: str):
+    """``(endpoint, url)`` of every rule that accepts ``method``."""
+    for rule in app.url_map.iter_rules():
+        if method in rule.methods:
+            yield rule.endpoint, example_url(rule)

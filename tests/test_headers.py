@@ -3,18 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support import sign_in
-
-
-def get_routes(app):
-    """One URL per GET rule, with placeholder values for its arguments."""
-    for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods:
-            continue
-        arguments = {name: "css/app.css" if name == "filename" else "x" for name in rule.arguments}
-        if rule.endpoint == "bootstrap.static":
-            arguments["filename"] = "css/bootstrap.min.css"
-        yield rule.endpoint, rule.build(arguments)[1]
+from support import routes, sign_in
 
 
 def check_headers(response, endpoint):
@@ -41,7 +30,7 @@ def test_every_get_route_sends_the_security_headers(app, client, make_user, sign
         make_user("admin@example.com", "admin")
         sign_in(client, "admin@example.com")
     checked = 0
-    for endpoint, url in get_routes(app):
+    for endpoint, url in routes(app, "GET"):
         response = client.get(url)
         assert response.status_code < 500, url
         check_headers(response, endpoint)

@@ -1,7 +1,7 @@
 """Forms of the sign-in pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SubmitField
+from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -40,3 +40,30 @@ class ChangePasswordForm(FlaskForm):
         validators=[EqualTo("new_password", message="The two new passwords differ.")],
     )
     submit = SubmitField("Change password")
+
+
+class SecondStepForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[DataRequired("Enter the code from your app or a recovery code."), Length(max=32)],
+    )
+    submit = SubmitField("Verify")
+
+
+class TwoStepSetupForm(FlaskForm):
+    code = StringField(
+        "Code from the app", validators=[DataRequired("Enter the 6-digit code."), Length(max=16)]
+    )
+    submit = SubmitField("Turn on two-step sign-in")
+
+
+class ReauthenticateForm(FlaskForm):
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    code = StringField("Code", validators=[Length(max=32)])
+    submit = SubmitField("Confirm")
+
+
+class ButtonForm(FlaskForm):
+    """A form that is only a button (and its CSRF token)."""
+
+    submit = SubmitField()

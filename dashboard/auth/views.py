@@ -1,17 +1,31 @@
-"""Sign-in, sign-out and password change views."""
+"""Sign-in (password, then the second step where it is on), sign-out, password change,
+two-step enrolment, and confirming one's identity again before a sensitive change."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import time
 
-from flask import flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from ..services import users
+from ..models import User
+from ..security import end_session, mark_fresh, safe_next, start_session
+from ..services import sign_in, two_step, users
 from ..services.passwords import verify_password
 from . import bp
-from .forms import ChangePasswordForm, SignInForm
+from .forms import (
+    ButtonForm,
+    ChangePasswordForm,
+    ReauthenticateForm,
+    SecondStepForm,
+    SignInForm,
+    TwoStepSetupForm,
+)
+
+#: How long the second step may follow the first.
+SECOND_STEP_SECONDS = 5 * 60
+WRONG = "The email or the password is wrong."
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -20,24 +34,60 @@ def login() -> str | Response:
         return redirect(url_for("main.index"))
     form = SignInForm()
     if form.validate_on_submit():
-        user = users.authenticate(form.email.data or "", form.password.data or "")
-        if user is not None:
-            session.clear()  # a new session at sign-in: nothing from before carries over
-            login_user(user)
-            if user.must_change_password:
-                flash("Choose your own password before you continue.", "info")
-                return redirect(url_for("auth.change_password"))
-            return redirect(_safe_next(request.args.get("next")))
-        form.password.errors = ["The email or the password is wrong."]
+        outcome = sign_in.check_password(
+            form.email.data or "", form.password.data or "", request.remote_addr
+        )
+        if outcome.user is not None and outcome.user.two_step_enabled:
+            session.clear()
+            session["second_step"] = {"user": outcome.user.get_id(), "at": time.time()}
+            return redirect(url_for("auth.second_step", next=request.args.get("next")))
+        if outcome.user is not None:
+            return _signed_in(outcome.user)
+        form.password.errors = [_refusal(outcome)]
     return render_template("auth/login.html", form=form)
+
+
+@bp.route("/login/two-step", methods=["GET", "POST"])
+def second_step() -> str | Response:
+    pending = session.get("second_step")
+    if not pending or time.time() - pending["at"] > SECOND_STEP_SECONDS:
+        session.pop("second_step", None)
+        flash("Sign in again: the second step took too long.", "info")
+        return redirect(url_for("auth.login"))
+    user_id, _, version = pending["user"].partition(":")
+    form = SecondStepForm()
+    if form.validate_on_submit():
+        user = users.get(int(user_id))
+        if user is None or user.session_version != version:
+            abort(400)
+        outcome = sign_in.check_second_step(user.id, form.code.data or "", request.remote_addr)
+        if outcome.user is not None:
+            return _signed_in(outcome.user)
+        form.code.errors = [
+            _refusal(outcome, wrong="That code is not right, or it was already used.")
+        ]
+    return render_template("auth/second_step.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
     users.sign_out(current_user)
-    logout_user()
-    session.clear()
+    end_session()
     flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET"])
+def account() -> str:
+    return render_template("auth/account.html", sign_out_everywhere_form=ButtonForm())
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+def sign_out_everywhere() -> Response:
+    if ButtonForm().validate_on_submit():
+        users.sign_out_everywhere(current_user, current_user)
+    end_session()
+    flash("You are signed out on every device.", "info")
     return redirect(url_for("auth.login"))
 
 
@@ -53,17 +103,76 @@ def change_password() -> str | Response:
             except users.UserError as error:
                 form.new_password.errors = [str(error)]
             else:
-                session.clear()
-                login_user(users.find_by_email(current_user.email))
-                flash("Your password is changed. Other sessions were signed out.", "success")
+                start_session(users.get(current_user.id))
+                flash("Your password is changed. Your other sessions were signed out.", "success")
                 return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this site; anything else goes to the start page."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("main.index")
+@bp.route("/account/two-step", methods=["GET", "POST"])
+def two_step_setup() -> str | Response:
+    user: User = current_user
+    if user.two_step_enabled:
+        return render_template("auth/two_step_on.html")
+    form = TwoStepSetupForm()
+    if form.validate_on_submit():
+        try:
+            recovery_codes = users.confirm_two_step(user, form.code.data or "")
+        except users.UserError as error:
+            form.code.errors = [str(error)]
+        else:
+            start_session(users.get(user.id))
+            return render_template("auth/recovery_codes.html", recovery_codes=recovery_codes)
+    secret = two_step.secret_of(user) if request.method == "POST" else None
+    if secret is None:
+        secret = users.begin_two_step(user)
+    required = users.two_step_required(user)
+    return render_template(
+        "auth/two_step_setup.html", form=form, secret=secret, required=required
+    )
+
+
+@bp.route("/account/two-step/qr.svg")
+def two_step_qr() -> Response:
+    """The enrolment QR code, drawn on our origin (the secret never goes to a third party)."""
+    user = users.get(current_user.id)
+    secret = two_step.secret_of(user) if user is not None and not user.two_step_enabled else None
+    if secret is None:
+        abort(404)
+    svg = two_step.qr_svg(two_step.provisioning_uri(user, secret))
+    return Response(svg, mimetype="image/svg+xml")
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+def reauthenticate() -> str | Response:
+    form = ReauthenticateForm()
+    if form.validate_on_submit():
+        # The same checks as signing in: throttled, audited, the second step where it is on.
+        address = request.remote_addr
+        outcome = sign_in.check_password(current_user.email, form.password.data or "", address)
+        if outcome.user is not None and outcome.user.two_step_enabled:
+            outcome = sign_in.check_second_step(outcome.user.id, form.code.data or "", address)
+        if outcome.user is not None:
+            mark_fresh()
+            return redirect(safe_next(request.args.get("next")))
+        form.password.errors = [_refusal(outcome, wrong="The password or the code is wrong.")]
+    return render_template("auth/reauthenticate.html", form=form)
+
+
+def _signed_in(user: User) -> Response:
+    start_session(user)
+    if user.must_change_password:
+        flash("Choose your own password before you continue.", "info")
+        return redirect(url_for("auth.change_password"))
+    return redirect(safe_next(request.args.get("next")))
+
+
+def _refusal(outcome: sign_in.Outcome, *, wrong: str = WRONG) -> str:
+    if outcome.locked_until is None:
+        return wrong
+    minutes = max(1, round((outcome.locked_until.timestamp() - time.time()) / 60))
+    return (
+        f"Too many failed sign-ins. Sign-in is paused for {minutes} minute"
+        f"{'s' if minutes != 1 else ''}; try again after "
+        f"{outcome.locked_until.strftime('%H:%M')} UTC."
+    )

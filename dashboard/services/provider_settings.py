@@ -12,7 +12,7 @@ from flask import current_app
 from ..database import write_transaction
 from ..encryption import secret_box
 from ..extensions import db
-from ..models import ENVIRONMENTS, ProviderAccount, ProviderToken, Setting, utcnow
+from ..models import ENVIRONMENTS, ProviderAccount, ProviderToken, utcnow
 from ..revenuemonster import (
     Credentials,
     Endpoints,
@@ -21,7 +21,7 @@ from ..revenuemonster import (
     TokenError,
     keys,
 )
-from . import audit
+from . import audit, runtime_settings
 
 ACTIVE_ENVIRONMENT = "active_environment"
 CONNECT_TIMEOUT_SECONDS = 3.05
@@ -39,22 +39,14 @@ def check_environment(environment: str) -> str:
 
 
 def active_environment() -> str:
-    setting = db.session.get(Setting, ACTIVE_ENVIRONMENT)
-    return setting.value if setting is not None else "sandbox"
+    return str(runtime_settings.get(ACTIVE_ENVIRONMENT, "sandbox"))
 
 
 def use_environment(environment: str, actor: audit.Actor, *, reason: str = "") -> str:
     """Make ``environment`` the one later sends use; returns the previous one."""
     check_environment(environment)
     with write_transaction(audit.CHAIN_LOCK, ACTIVE_ENVIRONMENT):
-        previous = active_environment()
-        setting = db.session.get(Setting, ACTIVE_ENVIRONMENT)
-        label = actor.email if not isinstance(actor, str) else actor
-        if setting is None:
-            db.session.add(Setting(key=ACTIVE_ENVIRONMENT, value=environment, updated_by=label))
-        else:
-            setting.value = environment
-            setting.updated_by = label
+        previous = runtime_settings.put(ACTIVE_ENVIRONMENT, environment, actor) or "sandbox"
         audit.record(
             "provider.switch",
             actor,

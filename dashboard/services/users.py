@@ -1,19 +1,24 @@
-"""Accounts: creation, sign-in checks and role changes, each written to the audit log."""
+"""Accounts: creation, passwords, roles, disabling, two-step and sessions; every change audited."""
 
 from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from zxcvbn import zxcvbn
 
 from ..database import write_transaction
 from ..extensions import db
-from ..models import ROLES, User, new_session_version, utcnow
-from . import audit
-from .passwords import dummy_hash, hash_password, needs_rehash, verify_password
+from ..models import ROLES, User, new_session_version
+from . import audit, runtime_settings, two_step
+from .passwords import hash_password
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
+#: zxcvbn's score (0-4) a password needs: 3 is "safely unguessable: moderate protection from an
+#: offline slow-hash scenario", i.e. not in its lists of common passwords, words and patterns.
+MIN_PASSWORD_SCORE = 3
+USERS_LOCK = "users"  # serialises changes that must keep at least one active admin
 
 
 class UserError(ValueError):
@@ -24,12 +29,21 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def check_password_policy(password: str) -> None:
-    """Raise :class:`UserError` unless the password is 12 to 128 characters long."""
+def check_password_policy(password: str, *, email: str = "", name: str = "") -> None:
+    """Raise :class:`UserError` unless the password is 12 to 128 characters long and not
+    common or guessable (no composition rules: length and unpredictability are what count)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise UserError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.")
+    hints = [part for part in (email, email.split("@")[0], name) if part]
+    # zxcvbn's matching grows quickly with length; 64 characters are plenty to judge by.
+    strength = zxcvbn(password[:64], user_inputs=hints)
+    if strength["score"] < MIN_PASSWORD_SCORE:
+        advice = strength["feedback"].get("warning") or "It is too easy to guess."
+        raise UserError(
+            f"Choose a harder password: {advice.rstrip('.')}. A few unrelated words work well."
+        )
 
 
 def generate_one_time_password() -> str:
@@ -40,26 +54,39 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
+def get(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def all_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.email)))
+
+
+def two_step_required(user: User) -> bool:
+    """Admins always sign in with two steps; everyone does when an admin turned that on."""
+    return user.role == "admin" or bool(runtime_settings.get(runtime_settings.TWO_STEP_FOR_EVERYONE, False))
+
+
 def create_user(
     email: str, role: str, actor: audit.Actor, *, name: str = "", password: str | None = None
 ) -> tuple[User, str | None]:
     """Create an account. Returns the user and, when no password was given, the generated
     one-time password (shown once, to be changed at first sign-in)."""
     email = normalise_email(email)
-    if "@" not in email or len(email) > 254:
+    if "@" not in email or len(email) > 254 or any(ch.isspace() for ch in email):
         raise UserError(f"{email!r} is not an email address.")
-    if role not in ROLES:
-        raise UserError(f"The role must be one of {', '.join(ROLES)}.")
+    _check_role(role)
     one_time = None
     if password is None:
         password = one_time = generate_one_time_password()
-    check_password_policy(password)
-    with write_transaction(audit.CHAIN_LOCK, f"user:{email}"):
+    else:
+        check_password_policy(password, email=email, name=name)
+    with write_transaction(audit.CHAIN_LOCK, USERS_LOCK):
         if find_by_email(email) is not None:
             raise UserError(f"A user with the email {email} already exists.")
         user = User(
             email=email,
-            name=name.strip(),
+            name=name.strip()[:120],
             role=role,
             password_hash=hash_password(password),
             must_change_password=one_time is not None,
@@ -70,31 +97,9 @@ def create_user(
     return user, one_time
 
 
-def authenticate(email: str, password: str) -> User | None:
-    """Return the active user whose password matches, or None; audit either way.
-
-    An unknown email costs the same hashing time as a wrong password."""
-    user = find_by_email(email)
-    if user is None:
-        verify_password(dummy_hash(), password)
-        matched = False
-    else:
-        matched = verify_password(user.password_hash, password) and user.active
-    with write_transaction(audit.CHAIN_LOCK):
-        if not matched:
-            audit.record("auth.failure", normalise_email(email)[:254], target=email[:254])
-            return None
-        user = _reloaded(user)
-        if needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
-        user.last_login_at = utcnow()
-        audit.record("auth.success", user, target=user.email)
-    return user
-
-
 def change_password(user: User, new_password: str) -> None:
-    """Set a new password chosen by the user; ends the user's other sessions."""
-    check_password_policy(new_password)
+    """Set a password the user chose; ends the user's other sessions."""
+    check_password_policy(new_password, email=user.email, name=user.name)
     with write_transaction(audit.CHAIN_LOCK):
         user = _reloaded(user)
         user.password_hash = hash_password(new_password)
@@ -103,12 +108,102 @@ def change_password(user: User, new_password: str) -> None:
         audit.record("user.password_change", user, target=user.email)
 
 
+def reset_password(user: User, actor: audit.Actor) -> str:
+    """Give the user a one-time password (returned, shown once) and end their sessions."""
+    one_time = generate_one_time_password()
+    with write_transaction(audit.CHAIN_LOCK):
+        user = _reloaded(user)
+        user.password_hash = hash_password(one_time)
+        user.must_change_password = True
+        user.session_version = new_session_version()
+        audit.record("user.password_reset", actor, target=user.email)
+    return one_time
+
+
+def set_role(user: User, role: str, actor: audit.Actor) -> None:
+    _check_role(role)
+    with write_transaction(audit.CHAIN_LOCK, USERS_LOCK):
+        user = _reloaded(user)
+        if user.role == role:
+            return
+        if user.role == "admin":
+            _keep_an_admin(user)
+        old, user.role = user.role, role
+        user.session_version = new_session_version()
+        audit.record("user.role_change", actor, target=user.email, old=old, new=role)
+
+
+def set_active(user: User, active: bool, actor: audit.Actor) -> None:
+    """Disable (ending every session) or enable an account."""
+    with write_transaction(audit.CHAIN_LOCK, USERS_LOCK):
+        user = _reloaded(user)
+        if user.active == active:
+            return
+        if not active and user.role == "admin":
+            _keep_an_admin(user)
+        user.active = active
+        user.session_version = new_session_version()
+        audit.record("user.enable" if active else "user.disable", actor, target=user.email)
+
+
+def reset_two_step(user: User, actor: audit.Actor) -> None:
+    """Turn the user's two-step off (lost phone); they enrol again where it is required."""
+    with write_transaction(audit.CHAIN_LOCK):
+        user = _reloaded(user)
+        two_step.reset(user)
+        user.session_version = new_session_version()
+        audit.record("user.two_step_reset", actor, target=user.email)
+
+
+def begin_two_step(user: User) -> str:
+    """Start (or restart) the user's own enrolment; return the new secret."""
+    with write_transaction():
+        user = _reloaded(user)
+        try:
+            return two_step.begin_enrolment(user)
+        except two_step.TwoStepError as error:
+            raise UserError(str(error)) from None
+
+
+def confirm_two_step(user: User, code: str) -> list[str]:
+    """Finish enrolment with a code from the app; return the recovery codes (shown once)."""
+    with write_transaction(audit.CHAIN_LOCK):
+        user = _reloaded(user)
+        try:
+            return two_step.confirm_enrolment(user, code)
+        except two_step.TwoStepError as error:
+            raise UserError(str(error)) from None
+
+
 def sign_out(user: User) -> None:
     """Rotate the session version, so a copy of the old cookie no longer signs in."""
     with write_transaction(audit.CHAIN_LOCK):
         user = _reloaded(user)
         user.session_version = new_session_version()
         audit.record("auth.sign_out", user, target=user.email)
+
+
+def sign_out_everywhere(user: User, actor: audit.Actor) -> None:
+    """End every session of ``user``, on every device."""
+    with write_transaction(audit.CHAIN_LOCK):
+        user = _reloaded(user)
+        user.session_version = new_session_version()
+        audit.record("user.sign_out_everywhere", actor, target=user.email)
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"The role must be one of {', '.join(ROLES)}.")
+
+
+def _keep_an_admin(leaving: User) -> None:
+    others = db.session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == "admin", User.active.is_(True), User.id != leaving.id)
+    )
+    if not others:
+        raise UserError("This is the last active admin; make another admin first.")
 
 
 def _reloaded(user: User | None) -> User:

@@ -1,9 +1,9 @@
-"""Initial schema: users, attempts, the append-only audit log, provider accounts and tokens,
-settings.
+"""Initial schema: users, sign-in throttles, attempts, the append-only audit log, provider
+accounts and tokens, settings.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:38:27.543536
+Create Date: 2026-11-26 07:01:00.457553
 
 """
 
@@ -59,6 +59,14 @@ def upgrade():
         sa.PrimaryKeyConstraint("key", name=op.f("pk_settings")),
     )
     op.create_table(
+        "sign_in_throttles",
+        sa.Column("key", sa.String(length=300), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_sign_in_throttles")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
@@ -69,8 +77,9 @@ def upgrade():
         sa.Column("session_version", sa.String(length=64), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
         sa.Column("totp_secret_encrypted", sa.Text(), nullable=True),
-        sa.Column("failed_logins", sa.Integer(), nullable=False),
-        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("two_step_enabled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("totp_last_step", sa.BigInteger(), nullable=True),
+        sa.Column("recovery_code_hashes", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_login_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
@@ -187,6 +196,7 @@ def downgrade():
 
     op.drop_table("attempts")
     op.drop_table("users")
+    op.drop_table("sign_in_throttles")
     op.drop_table("settings")
     op.drop_table("provider_tokens")
     op.drop_table("provider_accounts")

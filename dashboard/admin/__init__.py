@@ -1,0 +1,7 @@
+"""Administration: users and run-time settings (admins only)."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from . import views  # noqa: E402,F401

@@ -1,0 +1,29 @@
+"""Settings that admins change at run time, kept in the ``settings`` table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..extensions import db
+from ..models import Setting
+from . import audit
+
+TWO_STEP_FOR_EVERYONE = "two_step_for_everyone"
+
+
+def get(key: str, default: Any) -> Any:
+    row = db.session.get(Setting, key)
+    return row.value if row is not None else default
+
+
+def put(key: str, value: Any, actor: audit.Actor) -> Any:
+    """Store ``value`` in the caller's write transaction; return the previous value (or None)."""
+    row = db.session.get(Setting, key)
+    label = actor if isinstance(actor, str) else actor.email
+    previous = row.value if row is not None else None
+    if row is None:
+        db.session.add(Setting(key=key, value=value, updated_by=label))
+    else:
+        row.value = value
+        row.updated_by = label
+    return previous
