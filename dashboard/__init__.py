@@ -45,7 +45,7 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from . import security
+    from . import logs, security
     from .extensions import bootstrap, configure_sqlite, csrf, db, login_manager, migrate
 
     db.init_app(app)
@@ -58,6 +58,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
+    logs.init_app(app)
     security.init_app(app)
 
 

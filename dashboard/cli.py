@@ -63,6 +63,55 @@ def create_user(email: str, role: str, name: str, password_stdin: bool) -> None:
         click.echo(f"One-time password (shown once, to be changed at first sign-in): {one_time}")
 
 
+def _user(email: str):  # type: ignore[no-untyped-def]
+    user = users.find_by_email(email)
+    if user is None:
+        fail(f"No user has the email {email}.")
+    return user
+
+
+def _change(change, done: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        change()
+    except users.UserError as error:
+        fail(str(error))
+    click.echo(done)
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_user(email: str) -> None:
+    """Disable a user and end every session they have."""
+    user = _user(email)
+    _change(lambda: users.set_active(user, False, CLI_ACTOR), f"Disabled {user.email}.")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_user(email: str) -> None:
+    """Let a disabled user sign in again."""
+    user = _user(email)
+    _change(lambda: users.set_active(user, True, CLI_ACTOR), f"Enabled {user.email}.")
+
+
+@users_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+def set_role(email: str, role: str) -> None:
+    """Change a user's role (their sessions end)."""
+    user = _user(email)
+    _change(lambda: users.set_role(user, role, CLI_ACTOR), f"{user.email} is now {role}.")
+
+
+@users_cli.command("reset-password")
+@click.argument("email")
+def reset_password(email: str) -> None:
+    """Give a user a one-time password (printed once) and end their sessions."""
+    user = _user(email)
+    one_time = users.reset_password(user, CLI_ACTOR)
+    click.echo(f"One-time password for {user.email} (shown once, to be changed at sign-in): {one_time}")
+
+
 @provider_cli.command("configure")
 @click.argument("environment", type=click.Choice(ENVIRONMENTS))
 @click.option("--client-id", required=True)

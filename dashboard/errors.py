@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from .extensions import db
+from .logs import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def http_error(error: HTTPException) -> tuple[str, int]:
 
 def unexpected_error(error: BaseException) -> tuple[str, int]:
     db.session.rollback()
-    reference = uuid.uuid4().hex[:12]
+    reference = current_request_id()
     log.error("request.failed", exc_info=error, extra={"reference": reference})
     return render_template(
         "error.html",

@@ -37,7 +37,13 @@ STATIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
 PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.second_step", "main.healthz"}) | STATIC_ENDPOINTS
 #: What a user who must first change a one-time password, or enrol in two-step, may reach.
 SETUP_ENDPOINTS = frozenset(
-    {"auth.change_password", "auth.two_step_setup", "auth.two_step_qr", "auth.logout"}
+    {
+        "auth.change_password",
+        "auth.two_step_setup",
+        "auth.two_step_start",
+        "auth.two_step_qr",
+        "auth.logout",
+    }
 )
 
 IDLE_TIMEOUT_SECONDS = 30 * 60

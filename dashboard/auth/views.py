@@ -111,6 +111,7 @@ def change_password() -> str | Response:
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
 def two_step_setup() -> str | Response:
+    """Enrolment: "Start" stores a new secret (a POST), then the QR code and a code to confirm."""
     user: User = current_user
     if user.two_step_enabled:
         return render_template("auth/two_step_on.html")
@@ -123,13 +124,23 @@ def two_step_setup() -> str | Response:
         else:
             start_session(users.get(user.id))
             return render_template("auth/recovery_codes.html", recovery_codes=recovery_codes)
-    secret = two_step.secret_of(user) if request.method == "POST" else None
-    if secret is None:
-        secret = users.begin_two_step(user)
-    required = users.two_step_required(user)
     return render_template(
-        "auth/two_step_setup.html", form=form, secret=secret, required=required
+        "auth/two_step_setup.html",
+        form=form,
+        start_form=ButtonForm(),
+        secret=two_step.secret_of(user),
+        required=users.two_step_required(user),
     )
+
+
+@bp.route("/account/two-step/start", methods=["POST"])
+def two_step_start() -> Response:
+    if ButtonForm().validate_on_submit():
+        try:
+            users.begin_two_step(current_user)
+        except users.UserError as error:
+            flash(str(error), "info")
+    return redirect(url_for("auth.two_step_setup"))
 
 
 @bp.route("/account/two-step/qr.svg")
