@@ -15,7 +15,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from .models import ENVIRONMENTS, ROLES
 from .revenuemonster import keys, simulator
-from .services import audit, provider_settings, users
+from .services import audit, provider_settings, sending, users
 
 CLI_ACTOR = "command line"
 SIMULATOR_CLIENTS_FILE = "simulator-clients.json"
@@ -28,10 +28,11 @@ DEMO_CLIENT_ID = "demo-sandbox-client"
 users_cli = AppGroup("users", help="Manage the people who may sign in.")
 provider_cli = AppGroup("provider", help="RevenueMonster credentials and the active environment.")
 audit_cli = AppGroup("audit", help="The audit log.")
+attempts_cli = AppGroup("attempts", help="The recorded send attempts.")
 
 
 def init_app(app: Flask) -> None:
-    for group in (users_cli, provider_cli, audit_cli):
+    for group in (users_cli, provider_cli, audit_cli, attempts_cli):
         app.cli.add_command(group)
     app.cli.add_command(simulator_command)
     app.cli.add_command(demo_command)
@@ -109,7 +110,9 @@ def reset_password(email: str) -> None:
     """Give a user a one-time password (printed once) and end their sessions."""
     user = _user(email)
     one_time = users.reset_password(user, CLI_ACTOR)
-    click.echo(f"One-time password for {user.email} (shown once, to be changed at sign-in): {one_time}")
+    click.echo(
+        f"One-time password for {user.email} (shown once, to be changed at sign-in): {one_time}"
+    )
 
 
 @provider_cli.command("configure")
@@ -145,7 +148,10 @@ def configure_provider(
 @click.option("--reason", default="", help="Why; kept in the audit log.")
 def use_provider(environment: str, reason: str) -> None:
     """Make ENVIRONMENT the one that later sends use."""
-    previous = provider_settings.use_environment(environment, CLI_ACTOR, reason=reason)
+    try:
+        previous = provider_settings.use_environment(environment, CLI_ACTOR, reason=reason)
+    except provider_settings.ProviderError as error:
+        fail(str(error))
     click.echo(f"Active environment: {environment} (was {previous}).")
 
 
@@ -166,6 +172,13 @@ def verify_audit() -> None:
     if not report.intact:
         fail(f"Audit log broken at event {report.first_broken_id}: {report.problem}.")
     click.echo(f"Audit log intact: {report.checked} events checked.")
+
+
+@attempts_cli.command("reconcile")
+def reconcile_attempts() -> None:
+    """Mark pending attempts whose send was interrupted as unknown (never sends)."""
+    count = sending.reconcile_stale_attempts()
+    click.echo(f"{count} interrupted attempt{'s' if count != 1 else ''} marked unknown.")
 
 
 @click.command("simulator")

@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .models import ENVIRONMENTS
 from .revenuemonster.client import PRODUCTION, SANDBOX
 
 PREFIX = "DASHBOARD_"
-ENVIRONMENTS = ("sandbox", "production")
 RUN_MODES = ("development", "production")
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEYS", "DATABASE_URL")
 GENERATED_SECRETS_FILE = "generated-secrets.json"
@@ -46,8 +46,11 @@ SETTING_NAMES = (
 )
 
 
-class SettingsError(RuntimeError):
-    """A setting is missing or cannot be understood; the message names it."""
+class SettingsError(SystemExit):
+    """A setting is missing or cannot be understood; the message names it.
+
+    A SystemExit, so that start-up (``flask``, gunicorn) stops with this one line and a
+    non-zero status instead of a traceback."""
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -81,7 +84,7 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "ENCRYPTION_KEYS": parse_encryption_keys(settings["ENCRYPTION_KEYS"]),
         "RM_URLS": {
             env: {
-                part: _url(settings[f"RM_{env.upper()}_{part.upper()}_URL"], env, part)
+                part: _url(settings[f"RM_{env.upper()}_{part.upper()}_URL"], env, part, mode)
                 for part in ("oauth", "api")
             }
             for env in ENVIRONMENTS
@@ -90,6 +93,8 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "SMS_TYPE": str(settings["SMS_TYPE"]),
         # Sessions: the cookie is Secure except in development over plain HTTP.
         "SESSION_COOKIE_SECURE": mode == "production",
+        # "__Host-" binds the cookie to this host over HTTPS (browsers refuse it over plain HTTP).
+        "SESSION_COOKIE_NAME": "__Host-session" if mode == "production" else "session",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_DURATION": 0,
@@ -168,10 +173,13 @@ def _database_url(value: Any) -> str:
     return value
 
 
-def _url(value: Any, env: str, part: str) -> str:
+def _url(value: Any, env: str, part: str, mode: str) -> str:
+    """A RevenueMonster base URL: HTTPS in production (the client secret travels in it)."""
     value = str(value).rstrip("/")
-    if not value.startswith(("https://", "http://")):
-        raise SettingsError(f"{PREFIX}RM_{env.upper()}_{part.upper()}_URL must be an http(s) URL.")
+    name = f"{PREFIX}RM_{env.upper()}_{part.upper()}_URL"
+    allowed = ("https://",) if mode == "production" else ("https://", "http://")
+    if not value.startswith(allowed):
+        raise SettingsError(f"{name} must be an {' or '.join(a[:-3] for a in allowed)} URL.")
     return value
 
 

@@ -17,20 +17,35 @@ def write_transaction(*lock_keys: str) -> Iterator[None]:
     Checks made inside the block cannot interleave with another writer holding the same lock
     key, in this process or another: SQLite takes its single write lock up front
     (``BEGIN IMMEDIATE``); PostgreSQL takes a transaction-scoped advisory lock per key.
-    A read transaction the request already opened is ended first.
+    A read transaction the request already opened is ended first; changes made outside a
+    write transaction are a bug, and refused rather than committed by surprise.
     """
     session = db.session()
-    if session.in_transaction():
-        session.commit()
-    connection = session.connection(execution_options={SQLITE_IMMEDIATE: True})
-    if connection.dialect.name == "postgresql":
-        for key in sorted(set(lock_keys)):
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-            )
+    if session.info.get("writing"):
+        raise RuntimeError("write_transaction() cannot be nested")
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("changes were made outside a write_transaction()")
+    end_read_transaction()
+    session.info["writing"] = True
     try:
+        connection = session.connection(execution_options={SQLITE_IMMEDIATE: True})
+        if connection.dialect.name == "postgresql":
+            for key in sorted(set(lock_keys)):
+                session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+                )
         yield
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.info["writing"] = False
+
+
+def end_read_transaction() -> None:
+    """End the read transaction the session may hold (before a slow call such as HTTP, so no
+    connection sits "idle in transaction" and no SQLite snapshot is held)."""
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()

@@ -80,6 +80,9 @@ def derived_key(purpose: str) -> bytes:
     cache: dict[str, bytes] = current_app.extensions.setdefault("dashboard.derived_keys", {})
     if purpose not in cache:
         cache[purpose] = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=f"rm-sms-dashboard {purpose}".encode()
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=f"rm-sms-dashboard {purpose}".encode(),
         ).derive(current_app.config["SECRET_KEY"].encode())
     return cache[purpose]

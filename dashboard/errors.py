@@ -42,12 +42,9 @@ def http_error(error: HTTPException) -> tuple[str, int]:
     if isinstance(error, InternalServerError):
         return unexpected_error(error)
     code = error.code or 500
-    return render_template(
-        "error.html",
-        code=code,
-        title=error.name,
-        explanation=EXPLANATIONS.get(code, error.description),
-    ), code
+    specific = error.description != type(error).description  # raised with its own words
+    explanation = error.description if specific else EXPLANATIONS.get(code, error.description)
+    return render_template("error.html", code=code, title=error.name, explanation=explanation), code
 
 
 def unexpected_error(error: BaseException) -> tuple[str, int]:

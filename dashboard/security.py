@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from werkzeug.exceptions import BadRequest
 
 from .database import write_transaction
 from .extensions import db, login_manager
@@ -70,6 +71,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user)
+    app.before_request(refuse_nul_bytes)
     app.before_request(require_sign_in)
     app.after_request(set_security_headers)
 
@@ -106,6 +108,14 @@ def mark_fresh() -> None:
 
 def is_fresh() -> bool:
     return time.time() - session.get("fresh_at", 0) <= FRESH_SECONDS
+
+
+def refuse_nul_bytes() -> None:
+    """No field or parameter legitimately holds a NUL byte, and PostgreSQL cannot store one:
+    refuse such a request with a clear 400 instead of failing deeper down."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        raise BadRequest("The request contained a character that is not allowed (a NUL byte).")
 
 
 def require_sign_in() -> Any:
@@ -197,9 +207,8 @@ def local_path(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc:
-        if parts.netloc != request.host:
-            return None
+    if (parts.scheme or parts.netloc) and parts.netloc != request.host:
+        return None
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     if not path.startswith("/") or path.startswith("//") or "\\" in path:
         return None

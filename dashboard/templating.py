@@ -38,16 +38,15 @@ def common_context() -> dict[str, Any]:
         "gsm7_basic": GSM7_BASIC,
         "gsm7_extension": GSM7_EXTENSION,
     }
-    if not current_user.is_authenticated:
-        return context
     try:
-        environment = provider_settings.active_environment()
+        context["active_environment"] = provider_settings.active_environment()
     except SQLAlchemyError:  # an error page must still render when the database is down
         db.session.rollback()
-        environment = "unknown"
+        context["active_environment"] = "unknown"
+    if not current_user.is_authenticated:
+        return context
     return {
         **context,
-        "active_environment": environment,
         "navigation": [(label, ep) for label, ep in NAVIGATION if may_use(current_user, ep)],
         "sign_out_form": SignOutForm(),
     }

@@ -112,7 +112,9 @@ def example_url(rule) -> str:
         if isinstance(converter, IntegerConverter):
             values[name] = 1
         elif name == "filename":
-            values[name] = "css/bootstrap.min.css" if rule.endpoint.startswith("bootstrap") else "css/app.css"
+            values[name] = (
+                "css/bootstrap.min.css" if rule.endpoint.startswith("bootstrap") else "css/app.css"
+            )
         else:
             values[name] = "x"
     return rule.build(values)[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from support import PASSWORD, csrf_token, query_scalar, sign_in
 
+
 def test_health_check_is_public_and_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
@@ -74,14 +75,52 @@ def test_one_time_password_must_be_changed_first(app, client):
     assert client.get("/send").status_code == 200
 
 
-def test_next_only_goes_to_this_site(app, client, make_user):
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "///evil.example/",
+        "/\\evil.example/",
+        "javascript:alert(1)",
+        "http:evil.example",
+    ],
+)
+def test_next_only_goes_to_this_site(app, client, make_user, target):
     make_user("agent@example.com", "support")
-    page = client.get("/login?next=https://evil.example/").get_data(as_text=True)
+    page = client.get("/login").get_data(as_text=True)
     response = client.post(
-        "/login?next=https://evil.example/",
+        "/login",
+        query_string={"next": target},
         data={"email": "agent@example.com", "password": PASSWORD, "csrf_token": csrf_token(page)},
     )
-    assert response.headers["Location"] == "/"
+    location = response.headers["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location
+    assert "evil.example" not in location or location == "/evil.example/"  # a page of ours
+
+
+def test_next_may_go_to_a_page_of_this_site(app, client, make_user):
+    make_user("agent@example.com", "support")
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        query_string={"next": "/history?q=7652"},
+        data={"email": "agent@example.com", "password": PASSWORD, "csrf_token": csrf_token(page)},
+    )
+    assert response.headers["Location"] == "/history?q=7652"
+
+
+def test_a_nul_byte_in_the_email_is_a_clear_400(app, client):
+    page = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        data={"email": "a\x00@example.com", "password": "x", "csrf_token": csrf_token(page)},
+    )
+    assert response.status_code == 400
+    assert "NUL byte" in response.get_data(as_text=True)
 
 
 def test_sign_in_needs_a_csrf_token(app, client, make_user):

@@ -48,6 +48,39 @@ def test_development_generates_secrets_once(tmp_path):
     assert first["SESSION_COOKIE_SECURE"] is False
 
 
+def test_production_needs_https_provider_urls(tmp_path):
+    given = {
+        "ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "ENCRYPTION_KEYS": KEYS,
+        "DATABASE_URL": "postgresql://u@db/x",
+        "RM_PRODUCTION_OAUTH_URL": "http://oauth.revenuemonster.my",
+    }
+    with pytest.raises(SettingsError, match="RM_PRODUCTION_OAUTH_URL must be an https URL"):
+        resolve(given, str(tmp_path))
+
+
+def test_a_settings_error_stops_start_up_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DASHBOARD_ENV": "production",
+        "DASHBOARD_INSTANCE_PATH": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from dashboard import create_app; create_app()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("DASHBOARD_SECRET_KEY, DASHBOARD_ENCRYPTION_KEYS")
+    assert "Traceback" not in result.stderr
+
+
 def test_production_settings_are_used(tmp_path):
     given = {
         "ENV": "production",
@@ -79,7 +112,7 @@ def test_environment_variables_are_read_with_their_prefix():
         ("DATABASE_URL", "mysql://x", "sqlite:// or postgresql://"),
         ("RM_TIMEOUT_SECONDS", "soon", "number of seconds"),
         ("RM_TIMEOUT_SECONDS", "60", "between 0 and 25"),
-        ("RM_SANDBOX_API_URL", "ftp://x", "http(s) URL"),
+        ("RM_SANDBOX_API_URL", "ftp://x", "must be an https or http URL"),
         ("ENV", "staging", "DASHBOARD_ENV must be one of"),
     ],
 )

@@ -102,3 +102,9 @@ def test_provider_text_is_escaped(app, auditor, make_user):
     page = auditor.get("/history").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_a_cursor_beyond_any_id_is_a_clear_400(app, auditor):
+    response = auditor.get("/history?before=99999999999999999999")
+    assert response.status_code == 400
+    assert "The page link is broken" in response.get_data(as_text=True)

@@ -10,7 +10,7 @@ from support import csrf_token, query_scalar, sign_in
 
 from dashboard.extensions import db
 from dashboard.models import Attempt
-from dashboard.services import codes, provider_settings
+from dashboard.services import codes, provider_settings, sending
 
 KEY_RE = re.compile(r'id="idempotency_key" name="idempotency_key" type="hidden" value="([^"]+)"')
 
@@ -188,3 +188,91 @@ def test_admins_can_send(app, client, make_user, sandbox):
     sign_in(client, "boss@example.com")
     assert send(client).status_code == 302
     assert only_attempt(app).status == "accepted"
+
+
+def test_interrupted_attempts_become_unknown_without_a_send(app, support, sandbox, monkeypatch):
+    from freezegun import freeze_time
+
+    from dashboard.models import utcnow
+
+    def die(environment):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(provider_settings, "client_for", die)
+    with pytest.raises(SystemExit):
+        send(support)
+    monkeypatch.undo()
+    result = app.test_cli_runner().invoke(args=["attempts", "reconcile"])
+    assert "0 interrupted attempts" in result.output  # still within its send budget
+    with freeze_time(utcnow() + sending.STALE_AFTER):
+        page = support.get("/history").get_data(as_text=True)
+    assert "Unknown" in page and "NO_OUTCOME" in page
+    assert query_scalar(app, "SELECT status FROM attempts") == "unknown"
+
+
+def test_a_reused_form_key_with_another_number_is_refused(app, support, sandbox, simulator):
+    data = send_form(support)
+    assert support.post("/send", data=data).status_code == 302
+    before = simulator.simulator.sms_requests
+    response = support.post("/send", data={**data, "phone_number": "123456789"})
+    assert response.status_code == 200
+    assert "already used for another send" in response.get_data(as_text=True)
+    assert simulator.simulator.sms_requests == before
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 1
+
+
+def test_a_post_without_its_form_key_is_refused(app, support, sandbox):
+    data = send_form(support)
+    del data["idempotency_key"]
+    response = support.post("/send", data=data)
+    assert response.status_code == 200 and "Reload the form" in response.get_data(as_text=True)
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 0
+
+
+def test_concurrent_double_submits_send_once(app, support, sandbox, simulator):
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = send_form(support)
+    cookie = support.get_cookie("session").value
+    before = simulator.simulator.sms_requests
+
+    def submit(_):
+        client = app.test_client()
+        client.set_cookie("session", cookie)
+        return client.post("/send", data=data).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(submit, range(4)))
+    assert statuses == [302] * 4
+    assert simulator.simulator.sms_requests - before == 1
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 1
+
+
+def test_a_multi_line_message_from_a_browser_is_sent_with_plain_line_breaks(
+    app, support, sandbox, simulator
+):
+    send(support, message="Your code:\r\n{code}\r\nValid 10 minutes.")
+    attempt = only_attempt(app)
+    assert attempt.status == "accepted"
+    assert attempt.message_masked == "Your code:\n••••••\nValid 10 minutes."
+    delivered = [m for m in simulator.simulator.inbox if m["client_id"] == sandbox]
+    assert "\r" not in delivered[-1]["message"] and delivered[-1]["message"].count("\n") == 2
+
+
+@pytest.mark.parametrize("field", ["reason", "phone_number", "message"])
+def test_a_nul_byte_is_a_clear_400(app, support, sandbox, field):
+    response = send(support, **{field: "Ticket\x00 1"})
+    assert response.status_code == 400
+    assert "not allowed (a NUL byte)" in response.get_data(as_text=True)
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 0
+
+
+def test_the_code_never_reaches_the_logs(app, support, sandbox, simulator, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        send(support)
+    delivered = [m for m in simulator.simulator.inbox if m["client_id"] == sandbox]
+    code = re.search(r"\b(\d{6})\b", delivered[-1]["message"]).group(1)
+    assert "sending.finished" in caplog.text
+    assert code not in caplog.text and code not in str([r.__dict__ for r in caplog.records])

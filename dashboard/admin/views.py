@@ -54,8 +54,10 @@ def change_role(user_id: int) -> Response:
     user = _user_or_404(user_id)
     form = RoleForm()
     if form.validate_on_submit():
-        _attempt(lambda: users.set_role(user, form.role.data or "", current_user),
-                 f"{user.email} is now {form.role.data}.")
+        _attempt(
+            lambda: users.set_role(user, form.role.data or "", current_user),
+            f"{user.email} is now {form.role.data}.",
+        )
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
@@ -63,31 +65,43 @@ def change_role(user_id: int) -> Response:
 @roles_required("admin")
 @fresh_sign_in_required
 def disable(user_id: int) -> Response:
-    return _button(user_id, lambda user: users.set_active(user, False, current_user),
-                   "{email} is disabled and signed out everywhere.")
+    return _button(
+        user_id,
+        lambda user: users.set_active(user, False, current_user),
+        "{email} is disabled and signed out everywhere.",
+    )
 
 
 @bp.route("/users/<int:user_id>/enable", methods=["POST"])
 @roles_required("admin")
 @fresh_sign_in_required
 def enable(user_id: int) -> Response:
-    return _button(user_id, lambda user: users.set_active(user, True, current_user),
-                   "{email} may sign in again.")
+    return _button(
+        user_id,
+        lambda user: users.set_active(user, True, current_user),
+        "{email} may sign in again.",
+    )
 
 
 @bp.route("/users/<int:user_id>/reset-two-step", methods=["POST"])
 @roles_required("admin")
 @fresh_sign_in_required
 def reset_two_step(user_id: int) -> Response:
-    return _button(user_id, lambda user: users.reset_two_step(user, current_user),
-                   "{email} sets up two-step sign-in again at the next sign-in.")
+    return _button(
+        user_id,
+        lambda user: users.reset_two_step(user, current_user),
+        "{email} sets up two-step sign-in again at the next sign-in.",
+    )
 
 
 @bp.route("/users/<int:user_id>/sign-out", methods=["POST"])
 @roles_required("admin")
 def sign_out_everywhere(user_id: int) -> Response:
-    return _button(user_id, lambda user: users.sign_out_everywhere(user, current_user),
-                   "{email} is signed out on every device.")
+    return _button(
+        user_id,
+        lambda user: users.sign_out_everywhere(user, current_user),
+        "{email} is signed out on every device.",
+    )
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["POST"])

@@ -45,7 +45,10 @@ class ChangePasswordForm(FlaskForm):
 class SecondStepForm(FlaskForm):
     code = StringField(
         "Code",
-        validators=[DataRequired("Enter the code from your app or a recovery code."), Length(max=32)],
+        validators=[
+            DataRequired("Enter the code from your app or a recovery code."),
+            Length(max=32),
+        ],
     )
     submit = SubmitField("Verify")
 

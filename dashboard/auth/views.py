@@ -103,7 +103,7 @@ def change_password() -> str | Response:
             except users.UserError as error:
                 form.new_password.errors = [str(error)]
             else:
-                start_session(users.get(current_user.id))
+                start_session(users.reload(current_user))
                 flash("Your password is changed. Your other sessions were signed out.", "success")
                 return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form)
@@ -122,7 +122,7 @@ def two_step_setup() -> str | Response:
         except users.UserError as error:
             form.code.errors = [str(error)]
         else:
-            start_session(users.get(user.id))
+            start_session(users.reload(user))
             return render_template("auth/recovery_codes.html", recovery_codes=recovery_codes)
     return render_template(
         "auth/two_step_setup.html",
@@ -146,8 +146,8 @@ def two_step_start() -> Response:
 @bp.route("/account/two-step/qr.svg")
 def two_step_qr() -> Response:
     """The enrolment QR code, drawn on our origin (the secret never goes to a third party)."""
-    user = users.get(current_user.id)
-    secret = two_step.secret_of(user) if user is not None and not user.two_step_enabled else None
+    user: User = current_user
+    secret = None if user.two_step_enabled else two_step.secret_of(user)
     if secret is None:
         abort(404)
     svg = two_step.qr_svg(two_step.provisioning_uri(user, secret))

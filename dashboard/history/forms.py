@@ -10,4 +10,4 @@ class HistorySearchForm(FlaskForm):
         csrf = False  # reading only; the filters live in the URL
 
     q = SearchField("Search", validators=[Optional(), Length(max=32)])
-    before = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    before = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**63 - 1)])

@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 TOKEN_PATH = "/v1/token"  # noqa: S105 (a URL path, not a secret)
 SMS_PATH = "/v3/sms"
 TOKEN_MARGIN_SECONDS = 60.0
+#: Below this much time left in a send's budget, no further request is started.
+MIN_REQUEST_SECONDS = 0.5
 MAX_RESPONSE_BYTES = 1024 * 1024
 TOKEN_REFUSED_CODES = frozenset({"TOKEN_EXPIRED", "TOKEN_INVALID"})
 _TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
@@ -215,7 +217,9 @@ class RevenueMonsterClient:
     network problems, it returns an outcome instead.
 
     A ``session`` passed in is used as it is and must not retry POSTs; by default the client
-    builds (and owns) one without retries.
+    builds (and owns) one without retries. ``total_timeout`` bounds a whole ``send_sms`` (token
+    requests, the SMS, a renewal and its retry), so a send always ends before the web worker's
+    own timeout.
     """
 
     def __init__(
@@ -226,6 +230,7 @@ class RevenueMonsterClient:
         *,
         connect_timeout: float = 3.05,
         read_timeout: float = 10.0,
+        total_timeout: float | None = None,
         sms_type: str = "VERIFY_CODE",
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
@@ -235,6 +240,8 @@ class RevenueMonsterClient:
         self._token_store = token_store
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._total_timeout = total_timeout
+        self._send_deadline: float | None = None  # monotonic; set for the length of a send
         self._sms_type = sms_type
         self._owns_session = session is None
         self._session = session if session is not None else new_session()
@@ -341,6 +348,15 @@ class RevenueMonsterClient:
         """
         if self._credentials is None:
             return _no_credentials()
+        if self._total_timeout is not None:
+            self._send_deadline = time.monotonic() + self._total_timeout
+        try:
+            return self._send_sms(country_code, phone_number, message)
+        finally:
+            self._send_deadline = None
+
+    def _send_sms(self, country_code: str, phone_number: str, message: str) -> SmsOutcome:
+        assert self._credentials is not None
         body = {
             "countryCode": country_code,
             "message": message,
@@ -403,13 +419,25 @@ class RevenueMonsterClient:
         Reading the body stops at a deadline of connect + read timeout after the start.
         """
         host = urlsplit(url).hostname or url
-        deadline = time.monotonic() + self._connect_timeout + self._read_timeout
+        connect_timeout, read_timeout = self._connect_timeout, self._read_timeout
+        deadline = time.monotonic() + connect_timeout + read_timeout
+        if self._send_deadline is not None:  # the whole send has a budget: never overrun it
+            remaining = self._send_deadline - time.monotonic()
+            if remaining < MIN_REQUEST_SECONDS:
+                return NotSent(
+                    "DEADLINE_EXCEEDED",
+                    f"No time was left to call {host} within the send's time budget. "
+                    "Nothing was sent.",
+                )
+            connect_timeout = min(connect_timeout, remaining)
+            read_timeout = min(read_timeout, remaining)
+            deadline = min(deadline, self._send_deadline)
         try:
             response = self._session.post(
                 url,
                 data=body,
                 headers=headers,
-                timeout=(self._connect_timeout, self._read_timeout),
+                timeout=(connect_timeout, read_timeout),
                 allow_redirects=False,
                 stream=True,
             )

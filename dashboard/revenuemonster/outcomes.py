@@ -16,6 +16,7 @@ NOT_SENT_CODES = frozenset(
         "CONNECTION_ERROR",
         "TOKEN_UNAVAILABLE",
         "UNEXPECTED_REDIRECT",
+        "DEADLINE_EXCEEDED",
     }
 )
 # Our own codes for Unknown (plus "HTTP_5xx" with the real number, e.g. "HTTP_502").

@@ -21,6 +21,11 @@ CHAIN_LOCK = "audit_events"
 Actor = User | str  # a signed-in user, or a label such as "command line"
 
 
+def actor_label(actor: Actor) -> str:
+    """How an actor is named in the log and in ``updated_by`` columns."""
+    return actor.email if isinstance(actor, User) else actor
+
+
 def record(action: str, actor: Actor, *, target: str = "", **details: Any) -> AuditEvent:
     """Append an event to the current transaction; the caller commits (inside a
     ``write_transaction`` that holds :data:`CHAIN_LOCK`)."""
@@ -28,7 +33,7 @@ def record(action: str, actor: Actor, *, target: str = "", **details: Any) -> Au
     event = AuditEvent(
         created_at=utcnow(),
         actor_id=actor.id if isinstance(actor, User) else None,
-        actor_label=actor.email if isinstance(actor, User) else actor,
+        actor_label=actor_label(actor),
         action=action,
         target=target,
         details=details,

@@ -28,4 +28,3 @@ def hash_code(code: str, *, attempt_public_id: str) -> str:
 
 def code_matches(code: str, stored_hash: str, *, attempt_public_id: str) -> bool:
     return hmac.compare_digest(hash_code(code, attempt_public_id=attempt_public_id), stored_hash)
-

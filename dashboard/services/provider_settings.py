@@ -4,6 +4,7 @@ environment, the shared token store, and a ready client for a send."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from datetime import UTC, datetime
 
@@ -23,8 +24,11 @@ from ..revenuemonster import (
 )
 from . import audit, runtime_settings
 
+log = logging.getLogger(__name__)
 ACTIVE_ENVIRONMENT = "active_environment"
 CONNECT_TIMEOUT_SECONDS = 3.05
+#: The most one send may take, token requests and a renewal included: under gunicorn's 30 s.
+SEND_BUDGET_SECONDS = 20.0
 _cache_lock = threading.Lock()
 
 
@@ -45,6 +49,10 @@ def active_environment() -> str:
 def use_environment(environment: str, actor: audit.Actor, *, reason: str = "") -> str:
     """Make ``environment`` the one later sends use; returns the previous one."""
     check_environment(environment)
+    if account(environment) is None:
+        raise ProviderError(
+            f"{environment} has no RevenueMonster credentials yet; configure them first."
+        )
     with write_transaction(audit.CHAIN_LOCK, ACTIVE_ENVIRONMENT):
         previous = runtime_settings.put(ACTIVE_ENVIRONMENT, environment, actor) or "sandbox"
         audit.record(
@@ -96,7 +104,7 @@ def configure(
         row.public_key_fingerprint = fingerprint
         row.version += 1
         row.updated_at = utcnow()
-        row.updated_by = actor.email if not isinstance(actor, str) else actor
+        row.updated_by = audit.actor_label(actor)
         db.session.execute(
             ProviderToken.__table__.delete().where(ProviderToken.environment == environment)
         )
@@ -123,6 +131,7 @@ def client_for(environment: str) -> tuple[RevenueMonsterClient, int | None]:
         DatabaseTokenStore(environment, row.version if row is not None else 0),
         connect_timeout=min(CONNECT_TIMEOUT_SECONDS, current_app.config["RM_TIMEOUT_SECONDS"]),
         read_timeout=current_app.config["RM_TIMEOUT_SECONDS"],
+        total_timeout=SEND_BUDGET_SECONDS,
         sms_type=current_app.config["SMS_TYPE"],
     )
     return client, row.version if row is not None else None

@@ -19,7 +19,7 @@ def get(key: str, default: Any) -> Any:
 def put(key: str, value: Any, actor: audit.Actor) -> Any:
     """Store ``value`` in the caller's write transaction; return the previous value (or None)."""
     row = db.session.get(Setting, key)
-    label = actor if isinstance(actor, str) else actor.email
+    label = audit.actor_label(actor)
     previous = row.value if row is not None else None
     if row is None:
         db.session.add(Setting(key=key, value=value, updated_by=label))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from ..database import write_transaction
+from ..database import end_read_transaction, write_transaction
 from ..extensions import db
 from ..models import Attempt, User, utcnow
-from ..revenuemonster import SmsOutcome, Unknown
+from ..revenuemonster import NotSent, SmsOutcome, Unknown
 from . import codes, messages, provider_settings
 from .phone_numbers import MobileNumber, parse_mobile_number
 
@@ -48,10 +49,40 @@ def send_verification_code(user: User, request: SendRequest, *, client_ip: str |
     attempt, created = _record_pending(user, request, number, reason, code, client_ip)
     if not created:
         return attempt  # a replay of an earlier submit: never send twice
-    outcome, latency_ms = _call_provider(
+    outcome, version, latency_ms = _call_provider(
         attempt.environment, number, messages.render(request.template, code)
     )
-    return _record_outcome(attempt.id, outcome, latency_ms)
+    return _record_outcome(attempt.id, outcome, version, latency_ms)
+
+
+#: A pending attempt older than this lost its process mid-call (it can run for at most the send
+#: budget): its outcome is unknown.
+STALE_AFTER = timedelta(seconds=provider_settings.SEND_BUDGET_SECONDS + 60)
+
+
+def reconcile_stale_attempts() -> int:
+    """Turn pending attempts too old to still be running into ``unknown``; return how many.
+    Never sends anything: whether the SMS left is unknowable, so staff must ask the customer."""
+    cutoff = utcnow() - STALE_AFTER
+    stale = select(Attempt.id).where(Attempt.status == "pending", Attempt.created_at < cutoff)
+    if db.session.scalar(stale.limit(1)) is None:
+        end_read_transaction()
+        return 0
+    with write_transaction():
+        result = db.session.execute(
+            update(Attempt)
+            .where(Attempt.status == "pending", Attempt.created_at < cutoff)
+            .values(
+                status="unknown",
+                response_code="NO_OUTCOME",
+                response_message="The send was interrupted before its outcome was recorded; "
+                "the SMS may have been sent.",
+                finished_at=utcnow(),
+            )
+        )
+    count = result.rowcount or 0  # type: ignore[attr-defined]
+    log.warning("sending.reconciled", extra={"attempts": count})
+    return count
 
 
 def find_by_public_id(public_id: str) -> Attempt | None:
@@ -90,13 +121,12 @@ def _record_pending(
             select(Attempt).where(Attempt.idempotency_key == request.idempotency_key)
         )
         if existing is not None:
+            _check_same_send(existing, user, number, request.template)
             return existing, False
         environment = provider_settings.active_environment()
-        account = provider_settings.account(environment)
         attempt = Attempt(
             user_id=user.id,
             environment=environment,
-            provider_version=account.version if account is not None else None,
             country_code=number.country_code,
             national_number=number.national_number,
             phone_e164=number.e164,
@@ -114,11 +144,36 @@ def _record_pending(
     return attempt, True
 
 
-def _call_provider(environment: str, number: MobileNumber, text: str) -> tuple[SmsOutcome, int]:
-    """Call RevenueMonster outside any database transaction; never raises."""
+def _check_same_send(existing: Attempt, user: User, number: MobileNumber, template: str) -> None:
+    """A repeated form key must come with the same send; anything else is a stale form."""
+    if (existing.user_id, existing.phone_e164, existing.message_masked) != (
+        user.id,
+        number.e164,
+        messages.masked(template),
+    ):
+        raise SendError(
+            "This form was already used for another send. Reload the page and try again.",
+            field="idempotency_key",
+        )
+
+
+def _call_provider(
+    environment: str, number: MobileNumber, text: str
+) -> tuple[SmsOutcome, int | None, int]:
+    """Call RevenueMonster outside any database transaction; never raises. Returns the outcome,
+    the credentials version used and the latency in milliseconds."""
     started = time.monotonic()
     try:
-        client, _version = provider_settings.client_for(environment)
+        client, version = provider_settings.client_for(environment)
+    except Exception:  # unreadable credentials (an encryption key removed...): nothing left
+        log.exception("sending.configuration_error")
+        outcome: SmsOutcome = NotSent(
+            "CONFIGURATION_ERROR",
+            "The stored RevenueMonster credentials could not be read. Nothing was sent.",
+        )
+        return outcome, None, round((time.monotonic() - started) * 1000)
+    end_read_transaction()
+    try:
         with client:
             outcome = client.send_sms(
                 country_code=number.country_code,
@@ -132,14 +187,17 @@ def _call_provider(environment: str, number: MobileNumber, text: str) -> tuple[S
             message="The dashboard failed while sending; the SMS may or may not have gone out.",
             http_status=None,
         )
-    return outcome, round((time.monotonic() - started) * 1000)
+    return outcome, version, round((time.monotonic() - started) * 1000)
 
 
-def _record_outcome(attempt_id: int, outcome: SmsOutcome, latency_ms: int) -> Attempt:
+def _record_outcome(
+    attempt_id: int, outcome: SmsOutcome, version: int | None, latency_ms: int
+) -> Attempt:
     with write_transaction():
         attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
         assert attempt is not None
         now = utcnow()
+        attempt.provider_version = version
         attempt.status = outcome.status
         attempt.response_code = outcome.code
         attempt.response_message = getattr(outcome, "message", None)

@@ -6,6 +6,7 @@ does not exist, so the answers reveal nothing about which accounts exist.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,8 @@ from ..models import User, utcnow
 from . import audit, throttling, two_step
 from .passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from .users import find_by_email, normalise_email
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def check_password(email: str, password: str, address: str | None) -> Outcome:
     else:
         matched = verify_password(user.password_hash, password) and user.active
     with write_transaction(audit.CHAIN_LOCK, f"sign-in:{email}"):
-        if not matched:
+        if not matched or user is None:
             return _failed(email, address, step="password")
         user = db.session.get(User, user.id, populate_existing=True)
         if user is None:
@@ -70,8 +73,10 @@ def check_second_step(user_id: int, code: str, address: str | None) -> Outcome:
 def _failed(email: str, address: str | None, *, step: str) -> Outcome:
     lock = throttling.record_failure(email, address)
     audit.record("auth.failure", email[:254], target=email[:254], step=step)
+    log.warning("auth.failure", extra={"email": email[:254], "ip": address, "step": step})
     if lock is not None:
         audit.record("auth.lock", email[:254], target=email[:254], until=lock.isoformat())
+        log.warning("auth.lock", extra={"email": email[:254], "ip": address, "until": lock})
     return Outcome(locked_until=lock)
 
 
@@ -79,3 +84,4 @@ def _succeeded(user: User, *, step: str) -> None:
     throttling.clear_account(user.email)
     user.last_login_at = utcnow()
     audit.record("auth.success", user, target=user.email, step=step)
+    log.info("auth.success", extra={"user_id": user.id, "step": step})

@@ -23,8 +23,12 @@ class Policy:
     longest_lock: timedelta
 
 
-ACCOUNT = Policy(free_failures=5, first_lock=timedelta(minutes=1), longest_lock=timedelta(minutes=15))
-ADDRESS = Policy(free_failures=20, first_lock=timedelta(minutes=1), longest_lock=timedelta(minutes=15))
+ACCOUNT = Policy(
+    free_failures=5, first_lock=timedelta(minutes=1), longest_lock=timedelta(minutes=15)
+)
+ADDRESS = Policy(
+    free_failures=20, first_lock=timedelta(minutes=1), longest_lock=timedelta(minutes=15)
+)
 #: A count not added to for this long starts over.
 WINDOW = timedelta(hours=1)
 

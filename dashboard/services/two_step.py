@@ -49,7 +49,9 @@ def provisioning_uri(user: User, secret: str) -> str:
 def qr_svg(uri: str) -> str:
     """The QR code of ``uri`` as an SVG document (drawn here: nothing leaves our origin)."""
     buffer = io.BytesIO()
-    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2, light="#fff", xmldecl=False)
+    segno.make(uri, error="m").save(
+        buffer, kind="svg", scale=5, border=2, light="#fff", xmldecl=False
+    )
     return buffer.getvalue().decode()
 
 
@@ -82,7 +84,9 @@ def verify(user: User, code: str) -> str | None:
         if hmac.compare_digest(stored, wanted):
             remaining.remove(stored)
             user.recovery_code_hashes = remaining
-            audit.record("two_step.recovery_code_used", user, target=user.email, left=len(remaining))
+            audit.record(
+                "two_step.recovery_code_used", user, target=user.email, left=len(remaining)
+            )
             return "recovery"
     return None
 

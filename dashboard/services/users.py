@@ -64,7 +64,9 @@ def all_users() -> list[User]:
 
 def two_step_required(user: User) -> bool:
     """Admins always sign in with two steps; everyone does when an admin turned that on."""
-    return user.role == "admin" or bool(runtime_settings.get(runtime_settings.TWO_STEP_FOR_EVERYONE, False))
+    return user.role == "admin" or bool(
+        runtime_settings.get(runtime_settings.TWO_STEP_FOR_EVERYONE, False)
+    )
 
 
 def create_user(
@@ -101,7 +103,7 @@ def change_password(user: User, new_password: str) -> None:
     """Set a password the user chose; ends the user's other sessions."""
     check_password_policy(new_password, email=user.email, name=user.name)
     with write_transaction(audit.CHAIN_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
         user.session_version = new_session_version()
@@ -112,7 +114,7 @@ def reset_password(user: User, actor: audit.Actor) -> str:
     """Give the user a one-time password (returned, shown once) and end their sessions."""
     one_time = generate_one_time_password()
     with write_transaction(audit.CHAIN_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         user.password_hash = hash_password(one_time)
         user.must_change_password = True
         user.session_version = new_session_version()
@@ -123,7 +125,7 @@ def reset_password(user: User, actor: audit.Actor) -> str:
 def set_role(user: User, role: str, actor: audit.Actor) -> None:
     _check_role(role)
     with write_transaction(audit.CHAIN_LOCK, USERS_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         if user.role == role:
             return
         if user.role == "admin":
@@ -136,7 +138,7 @@ def set_role(user: User, role: str, actor: audit.Actor) -> None:
 def set_active(user: User, active: bool, actor: audit.Actor) -> None:
     """Disable (ending every session) or enable an account."""
     with write_transaction(audit.CHAIN_LOCK, USERS_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         if user.active == active:
             return
         if not active and user.role == "admin":
@@ -149,7 +151,7 @@ def set_active(user: User, active: bool, actor: audit.Actor) -> None:
 def reset_two_step(user: User, actor: audit.Actor) -> None:
     """Turn the user's two-step off (lost phone); they enrol again where it is required."""
     with write_transaction(audit.CHAIN_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         two_step.reset(user)
         user.session_version = new_session_version()
         audit.record("user.two_step_reset", actor, target=user.email)
@@ -158,7 +160,7 @@ def reset_two_step(user: User, actor: audit.Actor) -> None:
 def begin_two_step(user: User) -> str:
     """Start (or restart) the user's own enrolment; return the new secret."""
     with write_transaction():
-        user = _reloaded(user)
+        user = reload(user)
         try:
             return two_step.begin_enrolment(user)
         except two_step.TwoStepError as error:
@@ -168,7 +170,7 @@ def begin_two_step(user: User) -> str:
 def confirm_two_step(user: User, code: str) -> list[str]:
     """Finish enrolment with a code from the app; return the recovery codes (shown once)."""
     with write_transaction(audit.CHAIN_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         try:
             return two_step.confirm_enrolment(user, code)
         except two_step.TwoStepError as error:
@@ -178,7 +180,7 @@ def confirm_two_step(user: User, code: str) -> list[str]:
 def sign_out(user: User) -> None:
     """Rotate the session version, so a copy of the old cookie no longer signs in."""
     with write_transaction(audit.CHAIN_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         user.session_version = new_session_version()
         audit.record("auth.sign_out", user, target=user.email)
 
@@ -186,7 +188,7 @@ def sign_out(user: User) -> None:
 def sign_out_everywhere(user: User, actor: audit.Actor) -> None:
     """End every session of ``user``, on every device."""
     with write_transaction(audit.CHAIN_LOCK):
-        user = _reloaded(user)
+        user = reload(user)
         user.session_version = new_session_version()
         audit.record("user.sign_out_everywhere", actor, target=user.email)
 
@@ -206,8 +208,8 @@ def _keep_an_admin(leaving: User) -> None:
         raise UserError("This is the last active admin; make another admin first.")
 
 
-def _reloaded(user: User | None) -> User:
-    """The same user, read again inside the current write transaction."""
+def reload(user: User | None) -> User:
+    """The same user read again (inside a write transaction: its current row)."""
     found = db.session.get(User, user.id, populate_existing=True) if user is not None else None
     if found is None:
         raise UserError("That user no longer exists.")

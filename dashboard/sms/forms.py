@@ -4,7 +4,7 @@ import uuid
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
 from ..services.messages import DEFAULT_TEMPLATE
 from ..services.sending import MAX_REASON_LENGTH
@@ -29,11 +29,16 @@ class SendCodeForm(FlaskForm):
     message = TextAreaField(
         "Message",
         default=DEFAULT_TEMPLATE,
+        # Browsers send a textarea's line breaks as CRLF; an SMS has plain LF.
+        filters=[lambda text: text.replace("\r\n", "\n") if text else text],
         validators=[DataRequired("Write the message; it must contain {code}."), Length(max=1000)],
     )
     # One key per rendered form: a second submit of the same form never sends again.
     idempotency_key = HiddenField(
         default=lambda: str(uuid.uuid4()),
-        validators=[Regexp(r"^[0-9a-f-]{36}$", message="Reload the form and try again.")],
+        validators=[
+            InputRequired("Reload the form and try again."),
+            Regexp(r"^[0-9a-f-]{36}$", message="Reload the form and try again."),
+        ],
     )
     submit = SubmitField("Send code")

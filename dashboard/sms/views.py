@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -30,6 +32,8 @@ def send() -> str | Response:
             )
         except sending.SendError as error:
             getattr(form, error.field).errors = [str(error)]
+            if error.field == "idempotency_key":
+                form.idempotency_key.data = str(uuid.uuid4())  # corrected, it is a new send
         else:
             return redirect(url_for("sms.attempt", public_id=attempt.public_id))
     return render_template(

@@ -289,6 +289,23 @@ def test_read_timeout_is_unknown_and_never_retried(rm_sim, rm_account, make_clie
     assert counter.delta == (0, 1)
 
 
+def test_the_total_budget_bounds_a_slow_send(rm_sim, rm_account, make_client):
+    client = make_client(rm_account, read_timeout=10.0, total_timeout=0.8)
+    client.fetch_token()
+    started = time.monotonic()
+    outcome = send(client, phone_number="120000408")
+    assert time.monotonic() - started < 1.5  # the budget, not the 10 s read timeout
+    assert isinstance(outcome, Unknown) and outcome.code == "READ_TIMEOUT"
+
+
+def test_no_request_starts_once_the_budget_is_spent(rm_sim, rm_account, make_client):
+    client = make_client(rm_account, total_timeout=0.2)  # below the least time a request needs
+    counter = Counter(rm_sim.simulator)
+    outcome = send(client)
+    assert isinstance(outcome, NotSent) and outcome.code == "DEADLINE_EXCEEDED"
+    assert counter.delta == (0, 0)
+
+
 def test_refused_connection_is_not_sent(rm_account, make_client, closed_port):
     dead = f"http://127.0.0.1:{closed_port}"
     token_side = send(make_client(rm_account, endpoints=Endpoints(dead, dead)))
