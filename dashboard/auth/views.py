@@ -4,6 +4,7 @@ two-step enrolment, and confirming one's identity again before a sensitive chang
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
@@ -185,5 +186,10 @@ def _refusal(outcome: sign_in.Outcome, *, wrong: str = WRONG) -> str:
     return (
         f"Too many failed sign-ins. Sign-in is paused for {minutes} minute"
         f"{'s' if minutes != 1 else ''}; try again after "
-        f"{outcome.locked_until.strftime('%H:%M')} UTC."
+        f"{minute_after(outcome.locked_until).strftime('%H:%M')} UTC."
     )
+
+
+def minute_after(moment: datetime) -> datetime:
+    """The first whole minute at or after ``moment`` (a time to retry must not be too early)."""
+    return (moment + timedelta(minutes=1, microseconds=-1)).replace(second=0, microsecond=0)

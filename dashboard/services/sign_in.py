@@ -6,6 +6,7 @@ does not exist, so the answers reveal nothing about which accounts exist.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,8 @@ def check_password(email: str, password: str, address: str | None) -> Outcome:
     lock = throttling.locked_until(email, address)
     if lock is not None:
         with write_transaction(audit.CHAIN_LOCK):
-            audit.record("auth.refused_locked", email[:254], target=email[:254])
+            who = _who(email, known=find_by_email(email) is not None)
+            audit.record("auth.refused_locked", who, target=who)
         return Outcome(locked_until=lock)
     user = find_by_email(email)
     if user is None:
@@ -42,7 +44,7 @@ def check_password(email: str, password: str, address: str | None) -> Outcome:
         matched = verify_password(user.password_hash, password) and user.active
     with write_transaction(audit.CHAIN_LOCK, f"sign-in:{email}"):
         if not matched or user is None:
-            return _failed(email, address, step="password")
+            return _failed(email, address, step="password", known=user is not None)
         user = db.session.get(User, user.id, populate_existing=True)
         if user is None:
             return Outcome()
@@ -65,19 +67,28 @@ def check_second_step(user_id: int, code: str, address: str | None) -> Outcome:
         user = db.session.get(User, user_id, populate_existing=True)
         assert user is not None
         if two_step.verify(user, code) is None:
-            return _failed(user.email, address, step="two_step")
+            return _failed(user.email, address, step="two_step", known=True)
         _succeeded(user, step="two_step")
     return Outcome(user=user)
 
 
-def _failed(email: str, address: str | None, *, step: str) -> Outcome:
+def _failed(email: str, address: str | None, *, step: str, known: bool) -> Outcome:
     lock = throttling.record_failure(email, address)
-    audit.record("auth.failure", email[:254], target=email[:254], step=step)
-    log.warning("auth.failure", extra={"email": email[:254], "ip": address, "step": step})
+    who = _who(email, known=known)
+    audit.record("auth.failure", who, target=who, step=step)
+    log.warning("auth.failure", extra={"email": who, "ip": address, "step": step})
     if lock is not None:
-        audit.record("auth.lock", email[:254], target=email[:254], until=lock.isoformat())
-        log.warning("auth.lock", extra={"email": email[:254], "ip": address, "until": lock})
+        audit.record("auth.lock", who, target=who, until=lock.isoformat())
+        log.warning("auth.lock", extra={"email": who, "ip": address, "until": lock})
     return Outcome(locked_until=lock)
+
+
+def _who(email: str, *, known: bool) -> str:
+    """How a sign-in is named in the (permanent) audit log: the account's email, or a digest of
+    what was typed when no account has it (it may be a password typed into the wrong field)."""
+    if known:
+        return email
+    return f"unknown account {hashlib.sha256(email.encode()).hexdigest()[:16]}"
 
 
 def _succeeded(user: User, *, step: str) -> None:

@@ -3,11 +3,15 @@ gunicorn process on a free loopback port, with the simulator as RevenueMonster.
 
 Every page a test opens is watched: a request to another origin, a console error or a CSP
 violation fails the test.
+
+All tests share one server, one database and one client address (127.0.0.1): a test that locks
+something uses accounts of its own, and counts its failed sign-ins (`expect_failed_sign_in`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,14 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyotp
 import pytest
 import requests
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from flask import Flask
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from support import PASSWORD, base_config, migrate
 
 from dashboard import create_app
 from dashboard.revenuemonster import keys
-from dashboard.services import provider_settings, users
+from dashboard.services import provider_settings, throttling, users
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DASHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -46,7 +52,53 @@ PHONE = {"width": 390, "height": 844}
 @dataclass
 class LiveServer:
     url: str
-    accounts: dict[str, str]  # role -> email, all with PASSWORD
+    accounts: dict[str, str]  # role -> email, all with PASSWORD; the admin has two-step on
+    app: Flask  # on the server's database, in this process
+
+    def create_user(self, role: str) -> str:
+        """A new account of ``role`` with PASSWORD and no two-step, for one test; its email."""
+        email = f"{role}-{uuid.uuid4().hex[:8]}@e2e.example.com"
+        with self.app.app_context():
+            users.create_user(
+                email, role, "test", name=f"E2E New {role.title()}", password=PASSWORD
+            )
+        return email
+
+
+class Authenticator:
+    """The authenticator app of everyone the tests enrolled in two-step sign-in.
+
+    The server accepts the previous, the current and the next 30-second step, but each step only
+    once per account (no replay): so it remembers the last step it gave out for each account, and
+    waits for the clock when the steps the server would accept are used up."""
+
+    def __init__(self) -> None:
+        self.secrets: dict[str, str] = {}
+        self.last_step: dict[str, int] = {}
+
+    def add(self, email: str, secret: str) -> None:
+        self.secrets[email] = secret
+
+    def code(self, email: str) -> str:
+        totp = pyotp.TOTP(self.secrets[email])
+        while True:
+            now = time.time()
+            current, elapsed = divmod(now, totp.interval)
+            left = totp.interval - elapsed
+            # The previous step only while it surely stays in the server's window.
+            steps = ([int(current) - 1] if left > 10 else []) + [int(current), int(current) + 1]
+            unused = [step for step in steps if step > self.last_step.get(email, -1)]
+            if unused:
+                self.last_step[email] = unused[0]
+                return totp.generate_otp(unused[0])
+            time.sleep(left + 0.1)
+
+    def last_code(self, email: str) -> str:
+        """The code given out last (the server must refuse it now)."""
+        return pyotp.TOTP(self.secrets[email]).generate_otp(self.last_step[email])
+
+
+AUTHENTICATOR = Authenticator()
 
 
 def free_port() -> int:
@@ -60,7 +112,8 @@ def live_server(tmp_path_factory, simulator, private_key) -> Iterator[LiveServer
     workdir = tmp_path_factory.mktemp("e2e")
     config = base_config(f"sqlite:///{workdir / 'e2e.sqlite'}", simulator.url, workdir / "instance")
     migrate(str(config["DATABASE_URL"]), workdir)
-    accounts = seed(config, simulator, private_key)
+    app = create_app(config)
+    accounts = seed(app, simulator, private_key)
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASHBOARD_")}
@@ -88,23 +141,28 @@ def live_server(tmp_path_factory, simulator, private_key) -> Iterator[LiveServer
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, server, workdir / "gunicorn.log")
-        yield LiveServer(url, accounts)
+        yield LiveServer(url, accounts, app)
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
 
 
-def seed(config, simulator, private_key) -> dict[str, str]:
-    """Users of every role, and the sandbox registered with the simulator."""
-    app = create_app(config)
+def seed(app: Flask, simulator, private_key) -> dict[str, str]:
+    """Users of every role (the admin enrolled in two-step sign-in, which admins need), and the
+    sandbox registered with the simulator."""
     client_id = f"e2e-{uuid.uuid4().hex[:8]}"
     secret = uuid.uuid4().hex
     simulator.simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
     accounts = {role: f"{role}@e2e.example.com" for role in ("support", "auditor", "admin")}
     with app.app_context():
         for role, email in accounts.items():
-            users.create_user(email, role, "test", name=f"E2E {role.title()}", password=PASSWORD)
+            user, _ = users.create_user(
+                email, role, "test", name=f"E2E {role.title()}", password=PASSWORD
+            )
+            if role == "admin":
+                AUTHENTICATOR.add(email, users.begin_two_step(user))
+                users.confirm_two_step(user, AUTHENTICATOR.code(email))
         provider_settings.configure(
             "sandbox",
             "test",
@@ -191,12 +249,40 @@ def watched(browser: Browser, live_server: LiveServer):
     assert [e for w in watches for e in w.console_errors] == [], "console errors or CSP violations"
 
 
+SIGN_IN_PAGES = re.compile(r"/login(/two-step)?(\?.*)?$")
+
+
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the pages, answering the second step from the authenticator when asked."""
     page.goto("/login")
+    submit_sign_in(page, email, password)
+    if urlsplit(page.url).path == "/login/two-step":
+        page.get_by_label("Code").fill(AUTHENTICATOR.code(email))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Verify").click()
+    expect(page).not_to_have_url(SIGN_IN_PAGES)
+
+
+def submit_sign_in(page: Page, email: str, password: str) -> None:
+    """Fill and send the sign-in form of the page, and wait for the answer."""
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+
+_failed_sign_ins = 0
+
+
+def expect_failed_sign_in() -> None:
+    """Count a sign-in (either step) a test makes fail on purpose. Every browser signs in from
+    127.0.0.1, which the server locks after this many failures in an hour: beyond them, every
+    later test of the session would find sign-in paused."""
+    global _failed_sign_ins
+    _failed_sign_ins += 1
+    assert _failed_sign_ins <= throttling.ADDRESS.free_failures, (
+        "the e2e tests fail too many sign-ins for one session: the server would lock 127.0.0.1"
+    )
 
 
 def screenshot(page: Page, name: str) -> None:
