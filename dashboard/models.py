@@ -130,8 +130,9 @@ class Attempt(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_attempts_phone_e164_id", "phone_e164", "id"),
         Index("ix_attempts_phone_reversed_id", "phone_reversed", "id"),
         Index("ix_attempts_created_at", "created_at"),
-        # Limits: sends to one number in a window.
+        # Limits: sends to one number, and by one user, in a window.
         Index("ix_attempts_phone_e164_created_at", "phone_e164", "created_at"),
+        Index("ix_attempts_user_id_created_at", "user_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -160,6 +161,7 @@ class Attempt(db.Model):  # type: ignore[name-defined,misc]
     response_message: Mapped[str | None] = mapped_column(Text)
     response_debug: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     http_status: Mapped[int | None] = mapped_column(Integer)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when a blocked send may go
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))

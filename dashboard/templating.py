@@ -20,7 +20,7 @@ from .services.messages import GSM7_BASIC, GSM7_EXTENSION
 NAVIGATION = (
     ("Send code", "sms.send"),
     ("History", "history.index"),
-    ("Check a code", "codes.check"),
+    ("Check a code", "sms.check"),
     ("Audit log", "audit.index"),
     ("Admin", "admin.index"),
 )

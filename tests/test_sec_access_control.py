@@ -25,6 +25,8 @@ EXPECTED = {
     "auth.two_step_qr": ALL,
     "auth.reauthenticate": ALL,
     "sms.send": SENDERS,
+    "sms.resend": SENDERS,
+    "sms.check": SENDERS,
     "sms.attempt": ALL,
     "history.index": ALL,
     "admin.index": ADMIN,
@@ -37,6 +39,9 @@ EXPECTED = {
     "admin.reset_password": ADMIN,
     "admin.sign_out_everywhere": ADMIN,
     "admin.settings": ADMIN,
+    "admin.limits_page": ADMIN,
+    "admin.templates_page": ADMIN,
+    "admin.template_action": ADMIN,
 }
 #: Requests that end the session: made last.
 SESSION_ENDING = {"auth.logout", "auth.sign_out_everywhere"}

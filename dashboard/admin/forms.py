@@ -1,9 +1,17 @@
 """Forms of the admin pages."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, SubmitField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
 from ..models import ROLES
 
@@ -27,3 +35,42 @@ class RoleForm(FlaskForm):
 class SettingsForm(FlaskForm):
     two_step_for_everyone = BooleanField("Require two-step sign-in for everyone")
     submit = SubmitField("Save settings")
+
+
+def _count(label: str, maximum: int) -> IntegerField:
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired(f"Enter a number for “{label}”."),
+            NumberRange(min=0, max=maximum, message=f"Use a whole number from 0 to {maximum}."),
+        ],
+    )
+
+
+class LimitsForm(FlaskForm):
+    cooldown_seconds = _count("Seconds between two sends to one number", 86400)
+    per_number_per_hour = _count("Sends to one number per hour", 1000)
+    per_number_per_day = _count("Sends to one number per day", 10000)
+    per_user_per_hour = _count("Sends by one person per hour", 10000)
+    per_user_per_day = _count("Sends by one person per day", 100000)
+    allowed_regions = StringField(
+        "Countries codes may be sent to",
+        validators=[
+            DataRequired("Allow at least one country."),
+            Regexp(r"^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*$",
+                   message="List two-letter country codes separated by commas, e.g. MY, SG."),
+        ],
+    )
+    paused = BooleanField("Pause all sending")
+    paused_reason = StringField("Why sending is paused", validators=[Length(max=200)])
+    submit = SubmitField("Save limits")
+
+
+class TemplateForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Name the template."), Length(max=60)])
+    text = TextAreaField(
+        "Text",
+        validators=[DataRequired("Write the message; it must contain {code}."), Length(max=1000)],
+        filters=[lambda text: text.replace("\r\n", "\n") if text else text],
+    )
+    submit = SubmitField("Add template")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
+import phonenumbers
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -10,9 +13,10 @@ from ..auth.forms import ButtonForm
 from ..database import write_transaction
 from ..models import User
 from ..security import fresh_sign_in_required, roles_required
-from ..services import audit, runtime_settings, users
+from ..services import audit, limits, message_templates, runtime_settings, users
+from ..services.messages import InvalidTemplate
 from . import bp
-from .forms import CreateUserForm, RoleForm, SettingsForm
+from .forms import CreateUserForm, LimitsForm, RoleForm, SettingsForm, TemplateForm
 
 
 @bp.route("/")
@@ -156,3 +160,67 @@ def _attempt(change, done: str) -> None:  # type: ignore[no-untyped-def]
         flash(str(error), "danger")
     else:
         flash(done, "success")
+
+
+@bp.route("/limits", methods=["GET", "POST"])
+@roles_required("admin")
+def limits_page() -> str | Response:
+    saved = limits.current()
+    form = LimitsForm(data={**asdict(saved), "allowed_regions": ", ".join(saved.allowed_regions)})
+    if form.validate_on_submit():
+        regions = tuple(sorted({r.strip().upper() for r in (form.allowed_regions.data or "").split(",")}))
+        unknown = [r for r in regions if not phonenumbers.country_code_for_region(r)]
+        if unknown:
+            form.allowed_regions.errors = [f"Not a country code phone numbers know: {', '.join(unknown)}."]
+        else:
+            new = limits.Limits(
+                cooldown_seconds=form.cooldown_seconds.data or 0,
+                per_number_per_hour=form.per_number_per_hour.data or 0,
+                per_number_per_day=form.per_number_per_day.data or 0,
+                per_user_per_hour=form.per_user_per_hour.data or 0,
+                per_user_per_day=form.per_user_per_day.data or 0,
+                allowed_regions=regions,
+                paused=bool(form.paused.data),
+                paused_reason=(form.paused_reason.data or "").strip(),
+            )
+            with write_transaction(audit.CHAIN_LOCK, limits.SETTING):
+                limits.save(new, current_user)
+            flash("Limits saved." + (" Sending is paused." if new.paused else ""), "success")
+            return redirect(url_for("admin.limits_page"))
+    return render_template("admin/limits.html", form=form)
+
+
+@bp.route("/templates", methods=["GET", "POST"])
+@roles_required("admin")
+def templates_page() -> str | Response:
+    form = TemplateForm()
+    if form.validate_on_submit():
+        try:
+            with write_transaction(audit.CHAIN_LOCK, message_templates.SETTING):
+                message_templates.add(form.name.data or "", form.text.data or "", current_user)
+        except InvalidTemplate as error:
+            form.text.errors = [str(error)]
+        else:
+            flash("Template added.", "success")
+            return redirect(url_for("admin.templates_page"))
+    return render_template(
+        "admin/templates.html",
+        form=form,
+        templates=message_templates.all_templates(),
+        button=ButtonForm(),
+    )
+
+
+@bp.route("/templates/<template_id>/<action>", methods=["POST"])
+@roles_required("admin")
+def template_action(template_id: str, action: str) -> Response:
+    change = {"remove": message_templates.remove, "default": message_templates.make_default}
+    if action not in change or message_templates.find(template_id) is None:
+        abort(404)
+    if ButtonForm().validate_on_submit():
+        try:
+            with write_transaction(audit.CHAIN_LOCK, message_templates.SETTING):
+                change[action](template_id, current_user)
+        except InvalidTemplate as error:
+            flash(str(error), "danger")
+    return redirect(url_for("admin.templates_page"))

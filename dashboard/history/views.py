@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import render_template, request
 from flask_login import current_user
 
+from ..security import may_use
 from ..services import history, sending
 from . import bp
 from .forms import HistorySearchForm
@@ -18,4 +19,10 @@ def index() -> str | tuple[str, int]:
     sending.reconcile_stale_attempts()
     page = history.search(form.q.data or "", before=form.before.data)
     rows = [(attempt, history.number_for(attempt, current_user)) for attempt in page.attempts]
-    return render_template("history/index.html", form=form, rows=rows, page=page)
+    return render_template(
+        "history/index.html",
+        form=form,
+        rows=rows,
+        page=page,
+        may_resend=may_use(current_user, "sms.resend"),
+    )

@@ -13,7 +13,7 @@ from ..database import end_read_transaction, write_transaction
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from ..revenuemonster import NotSent, SmsOutcome, Unknown
-from . import codes, messages, provider_settings
+from . import codes, limits, messages, provider_settings
 from .phone_numbers import MobileNumber, parse_mobile_number
 
 log = logging.getLogger(__name__)
@@ -35,20 +35,23 @@ class SendRequest:
     reason: str
     template: str
     idempotency_key: str
+    resend_of: Attempt | None = None  # the attempt this one repeats
 
 
 def send_verification_code(user: User, request: SendRequest, *, client_ip: str | None) -> Attempt:
     """Send a new code for ``request`` and return its attempt, whatever the outcome.
 
-    The attempt is committed as ``pending`` before the provider is called, so it survives a
-    timeout or a dying process. A repeated idempotency key returns the first attempt and
-    sends nothing. Raises :class:`SendError` when the input is wrong (nothing is recorded).
+    The limits are checked and the attempt committed as ``pending`` in one transaction before
+    the provider is called, so concurrent sends cannot pass a cap and the attempt survives a
+    timeout or a dying process. A send the limits refuse is recorded as ``blocked``. A repeated
+    idempotency key returns the first attempt and sends nothing. Raises :class:`SendError` when
+    the input is wrong (then nothing is recorded).
     """
     number, reason = _validated(request)
     code = codes.generate_code()
     attempt, created = _record_pending(user, request, number, reason, code, client_ip)
-    if not created:
-        return attempt  # a replay of an earlier submit: never send twice
+    if not created or attempt.status == "blocked":
+        return attempt  # a replay of an earlier submit (never send twice), or refused
     outcome, version, latency_ms = _call_provider(
         attempt.environment, number, messages.render(request.template, code)
     )
@@ -89,6 +92,13 @@ def find_by_public_id(public_id: str) -> Attempt | None:
     return db.session.scalar(select(Attempt).where(Attempt.public_id == public_id))
 
 
+def resends_of(attempt: Attempt) -> list[Attempt]:
+    """The attempts that repeat ``attempt``, oldest first."""
+    return list(
+        db.session.scalars(select(Attempt).where(Attempt.resend_of_id == attempt.id).order_by(Attempt.id))
+    )
+
+
 def _validated(request: SendRequest) -> tuple[MobileNumber, str]:
     try:
         number = parse_mobile_number(request.country_code, request.phone_number)
@@ -114,9 +124,10 @@ def _record_pending(
     code: str,
     client_ip: str | None,
 ) -> tuple[Attempt, bool]:
-    """Insert the pending attempt; return it and True, or the earlier attempt with the same
-    idempotency key and False."""
-    with write_transaction(f"phone:{number.e164}", f"idempotency:{request.idempotency_key}"):
+    """Insert the attempt, ``pending`` or ``blocked`` by a limit; return it and True, or the
+    earlier attempt with the same idempotency key and False."""
+    locks = (f"phone:{number.e164}", f"user:{user.id}", f"idempotency:{request.idempotency_key}")
+    with write_transaction(*locks):
         existing = db.session.scalar(
             select(Attempt).where(Attempt.idempotency_key == request.idempotency_key)
         )
@@ -124,6 +135,7 @@ def _record_pending(
             _check_same_send(existing, user, number, request.template)
             return existing, False
         environment = provider_settings.active_environment()
+        refusal = limits.refusal_for(user, number.e164, limits.current())
         attempt = Attempt(
             user_id=user.id,
             environment=environment,
@@ -136,11 +148,20 @@ def _record_pending(
             reason=reason,
             status="pending",
             idempotency_key=request.idempotency_key,
+            resend_of_id=request.resend_of.id if request.resend_of is not None else None,
             client_ip=client_ip,
         )
+        if refusal is not None:
+            attempt.status = "blocked"
+            attempt.response_code = refusal.code
+            attempt.response_message = refusal.message
+            attempt.retry_at = refusal.retry_at
+            attempt.finished_at = utcnow()
+            attempt.code_expires_at = None
         db.session.add(attempt)
         db.session.flush()  # assigns public_id, which the code hash is bound to
-        attempt.code_hash = codes.hash_code(code, attempt_public_id=attempt.public_id)
+        if refusal is None:
+            attempt.code_hash = codes.hash_code(code, attempt_public_id=attempt.public_id)
     return attempt, True
 
 

@@ -1,44 +1,79 @@
-"""The send form."""
+"""The send, resend and check-a-code forms."""
 
 import uuid
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
-from ..services.messages import DEFAULT_TEMPLATE
 from ..services.sending import MAX_REASON_LENGTH
 
 
-class SendCodeForm(FlaskForm):
-    country_code = StringField(
-        "Country code",
-        default="60",
-        validators=[DataRequired("Enter a country calling code such as 60."), Length(max=4)],
-    )
-    phone_number = StringField(
-        "Phone number", validators=[DataRequired("Enter the phone number."), Length(max=32)]
-    )
-    reason = StringField(
-        "Reason",
-        validators=[
-            DataRequired("Say why the code is sent (a ticket number, for example)."),
-            Length(max=MAX_REASON_LENGTH),
-        ],
-    )
-    message = TextAreaField(
-        "Message",
-        default=DEFAULT_TEMPLATE,
-        # Browsers send a textarea's line breaks as CRLF; an SMS has plain LF.
-        filters=[lambda text: text.replace("\r\n", "\n") if text else text],
-        validators=[DataRequired("Write the message; it must contain {code}."), Length(max=1000)],
-    )
-    # One key per rendered form: a second submit of the same form never sends again.
-    idempotency_key = HiddenField(
+def _plain_line_breaks(text: str | None) -> str | None:
+    """Browsers send a textarea's line breaks as CRLF; an SMS has plain LF."""
+    return text.replace("\r\n", "\n") if text else text
+
+
+def _form_key() -> HiddenField:
+    """One key per rendered form: a second submit of the same form never sends again."""
+    return HiddenField(
         default=lambda: str(uuid.uuid4()),
         validators=[
             InputRequired("Reload the form and try again."),
             Regexp(r"^[0-9a-f-]{36}$", message="Reload the form and try again."),
         ],
     )
+
+
+def _reason() -> StringField:
+    return StringField(
+        "Reason",
+        validators=[
+            DataRequired("Say why the code is sent (a ticket number, for example)."),
+            Length(max=MAX_REASON_LENGTH),
+        ],
+    )
+
+
+def _message() -> TextAreaField:
+    return TextAreaField(
+        "Message",
+        validators=[DataRequired("Write the message; it must contain {code}."), Length(max=1000)],
+        filters=[_plain_line_breaks],
+    )
+
+
+class SendCodeForm(FlaskForm):
+    # Choices: the allowed countries; a value outside them is still taken, and blocked (and
+    # recorded) by the limits, rather than dropped as a form error.
+    country_code = SelectField("Country code", validate_choice=False)
+    phone_number = StringField(
+        "Phone number", validators=[DataRequired("Enter the phone number."), Length(max=32)]
+    )
+    reason = _reason()
+    template = SelectField("Template", validate_choice=False)
+    message = _message()
+    idempotency_key = _form_key()
     submit = SubmitField("Send code")
+
+
+class ResendForm(FlaskForm):
+    reason = _reason()
+    message = _message()
+    idempotency_key = _form_key()
+    submit = SubmitField("Resend code")
+
+
+class CheckCodeForm(FlaskForm):
+    country_code = SelectField("Country code", validate_choice=False)
+    phone_number = StringField(
+        "Phone number", validators=[DataRequired("Enter the phone number."), Length(max=32)]
+    )
+    code = StringField(
+        "Code",
+        validators=[
+            DataRequired("Enter the code the customer reads out."),
+            Regexp(r"^\s*\d{6}\s*$", message="A code is 6 digits."),
+        ],
+    )
+    submit = SubmitField("Check code")

@@ -1,4 +1,4 @@
-"""Send a code (support and admin) and show an attempt's result."""
+"""Send a code, show an attempt's result, resend it, and check a code a customer reads back."""
 
 from __future__ import annotations
 
@@ -9,15 +9,31 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ..security import roles_required
-from ..services import history, provider_settings, sending
+from ..services import (
+    code_checks,
+    history,
+    limits,
+    message_templates,
+    outcome_words,
+    provider_settings,
+    sending,
+)
+from ..services.codes import MASK, PLACEHOLDER
+from ..services.phone_numbers import InvalidPhoneNumber
 from . import bp
-from .forms import SendCodeForm
+from .forms import CheckCodeForm, ResendForm, SendCodeForm
 
 
 @bp.route("/send", methods=["GET", "POST"])
 @roles_required("support", "admin")
 def send() -> str | Response:
+    current_limits = limits.current()
+    templates = message_templates.all_templates()
     form = SendCodeForm()
+    form.country_code.choices = limits.allowed_countries(current_limits)
+    form.template.choices = [(t.id, t.name) for t in templates]
+    if request.method == "GET":
+        form.message.data = templates[0].text
     if form.validate_on_submit():
         send_request = sending.SendRequest(
             country_code=form.country_code.data or "",
@@ -26,26 +42,94 @@ def send() -> str | Response:
             template=form.message.data or "",
             idempotency_key=form.idempotency_key.data or "",
         )
-        try:
-            attempt = sending.send_verification_code(
-                current_user, send_request, client_ip=request.remote_addr
-            )
-        except sending.SendError as error:
-            getattr(form, error.field).errors = [str(error)]
-            if error.field == "idempotency_key":
-                form.idempotency_key.data = str(uuid.uuid4())  # corrected, it is a new send
-        else:
+        attempt = _send(form, send_request)
+        if attempt is not None:
             return redirect(url_for("sms.attempt", public_id=attempt.public_id))
     return render_template(
-        "sms/send.html", form=form, environment=provider_settings.active_environment()
+        "sms/send.html",
+        form=form,
+        templates=templates,
+        limits=current_limits,
+        environment=provider_settings.active_environment(),
     )
 
 
 @bp.route("/attempts/<public_id>")
 def attempt(public_id: str) -> str:
+    found = _attempt_or_404(public_id)
+    return render_template(
+        "sms/attempt.html",
+        attempt=found,
+        number=history.number_for(found, current_user),
+        headline=outcome_words.HEADLINES[found.status],
+        explanation=outcome_words.explain(found.response_code, found.status),
+        resends=sending.resends_of(found),
+    )
+
+
+@bp.route("/attempts/<public_id>/resend", methods=["GET", "POST"])
+@roles_required("support", "admin")
+def resend(public_id: str) -> str | Response:
+    original = _attempt_or_404(public_id)
+    form = ResendForm()
+    if request.method == "GET":
+        form.message.data = original.message_masked.replace(MASK, PLACEHOLDER)
+    if form.validate_on_submit():
+        send_request = sending.SendRequest(
+            country_code=original.country_code,
+            phone_number=original.national_number,
+            reason=form.reason.data or "",
+            template=form.message.data or "",
+            idempotency_key=form.idempotency_key.data or "",
+            resend_of=original,
+        )
+        attempt = _send(form, send_request)
+        if attempt is not None:
+            return redirect(url_for("sms.attempt", public_id=attempt.public_id))
+    return render_template(
+        "sms/resend.html",
+        form=form,
+        original=original,
+        number=history.number_for(original, current_user),
+        explanation=outcome_words.explain(original.response_code, original.status),
+    )
+
+
+@bp.route("/check", methods=["GET", "POST"])
+@roles_required("support", "admin")
+def check() -> str:
+    form = CheckCodeForm()
+    form.country_code.choices = limits.allowed_countries(limits.current())
+    result = None
+    if form.validate_on_submit():
+        try:
+            result = code_checks.check_code(
+                current_user,
+                form.country_code.data or "",
+                form.phone_number.data or "",
+                form.code.data or "",
+            )
+        except InvalidPhoneNumber as error:
+            getattr(form, error.field).errors = [str(error)]
+    return render_template("sms/check.html", form=form, result=result)
+
+
+def _send(form: SendCodeForm | ResendForm, send_request: sending.SendRequest):  # type: ignore[no-untyped-def]
+    """Send, or put the error on the field it concerns; return the attempt or None."""
+    try:
+        return sending.send_verification_code(
+            current_user, send_request, client_ip=request.remote_addr
+        )
+    except sending.SendError as error:
+        field = getattr(form, error.field, None) or form.reason
+        field.errors = [str(error)]
+        if error.field == "idempotency_key":
+            form.idempotency_key.data = str(uuid.uuid4())  # corrected, it is a new send
+        return None
+
+
+def _attempt_or_404(public_id: str):  # type: ignore[no-untyped-def]
     found = sending.find_by_public_id(public_id)
     if found is None:
         abort(404)
-    return render_template(
-        "sms/attempt.html", attempt=found, number=history.number_for(found, current_user)
-    )
+    return found

@@ -113,6 +113,7 @@ def upgrade():
         sa.Column("response_message", sa.Text(), nullable=True),
         sa.Column("response_debug", sa.JSON(), nullable=True),
         sa.Column("http_status", sa.Integer(), nullable=True),
+        sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("latency_ms", sa.Integer(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=64), nullable=False),
         sa.Column(
@@ -147,6 +148,9 @@ def upgrade():
         batch_op.create_index("ix_attempts_response_code_id", ["response_code", "id"], unique=False)
         batch_op.create_index("ix_attempts_status_id", ["status", "id"], unique=False)
         batch_op.create_index("ix_attempts_user_id_id", ["user_id", "id"], unique=False)
+        batch_op.create_index(
+            "ix_attempts_user_id_created_at", ["user_id", "created_at"], unique=False
+        )
 
     op.create_table(
         "audit_events",
@@ -186,6 +190,7 @@ def downgrade():
     op.drop_table("audit_events")
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_attempts_user_id_id")
+        batch_op.drop_index("ix_attempts_user_id_created_at")
         batch_op.drop_index("ix_attempts_status_id")
         batch_op.drop_index("ix_attempts_response_code_id")
         batch_op.drop_index("ix_attempts_phone_reversed_id")

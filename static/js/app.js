@@ -78,9 +78,21 @@
     update();
   }
 
+  // Picking a template puts its text into the message, which the agent may still edit.
+  function setupTemplatePicker() {
+    var picker = document.querySelector("[data-template-picker]");
+    if (!picker) { return; }
+    var message = document.getElementById(picker.getAttribute("data-template-picker"));
+    picker.addEventListener("change", function () {
+      message.value = picker.options[picker.selectedIndex].getAttribute("data-text");
+      message.dispatchEvent(new Event("input"));
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupThemeToggle();
     setupSearchShortcut();
+    setupTemplatePicker();
     setupSmsPreview();
   });
 })();

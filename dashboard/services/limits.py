@@ -1,0 +1,129 @@
+"""Sending limits: per-number cooldown and caps, per-user caps, the country allow-list and the
+"sending paused" switch. Checked in the same transaction that records the attempt, under a lock
+per number and per user, so concurrent sends cannot slip past a cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+import phonenumbers
+from sqlalchemy import func, select
+
+from ..extensions import db
+from ..models import Attempt, User, utcnow
+from . import audit, runtime_settings
+
+SETTING = "send_limits"
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+#: Attempts that reached, or may have reached, RevenueMonster: they count against the limits.
+#: (``blocked`` and ``failed`` attempts never left the dashboard.)
+COUNTED_STATUSES = ("pending", "accepted", "rejected", "unknown")
+
+
+@dataclass(frozen=True)
+class Limits:
+    cooldown_seconds: int = 60
+    per_number_per_hour: int = 5
+    per_number_per_day: int = 10
+    per_user_per_hour: int = 30
+    per_user_per_day: int = 200
+    allowed_regions: tuple[str, ...] = ("MY",)  # ISO 3166 codes, as phonenumbers names them
+    paused: bool = False
+    paused_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a send is refused: a stable code, words for the agent, and when to try again."""
+
+    code: str
+    message: str
+    retry_at: datetime | None = None
+    details: dict[str, object] = field(default_factory=dict)
+
+
+def current() -> Limits:
+    stored = runtime_settings.get(SETTING, None) or {}
+    known = {k: v for k, v in stored.items() if k in Limits.__dataclass_fields__}
+    if "allowed_regions" in known:
+        known["allowed_regions"] = tuple(known["allowed_regions"])
+    return Limits(**known)
+
+
+def save(limits: Limits, actor: audit.Actor) -> None:
+    """Store new limits in the caller's write transaction, with the change in the audit log."""
+    old = asdict(current())
+    new = asdict(limits)
+    runtime_settings.put(SETTING, new, actor)
+    changed = {k: {"old": old[k], "new": new[k]} for k in new if old[k] != new[k]}
+    audit.record("limits.change", actor, target=SETTING, changes=changed)
+
+
+def country_name(region: str) -> str:
+    """ "Malaysia" for "MY" (English names from phonenumbers' geocoder data)."""
+    from phonenumbers import geocoder
+
+    example = phonenumbers.example_number(region)
+    name = geocoder.country_name_for_number(example, "en") if example else ""
+    return name or region
+
+
+def allowed_countries(limits: Limits) -> list[tuple[str, str]]:
+    """``(calling code, "Malaysia (+60)")`` for each allowed region, for the country picker."""
+    choices = []
+    for region in limits.allowed_regions:
+        code = phonenumbers.country_code_for_region(region)
+        if code:
+            choices.append((str(code), f"{country_name(region)} (+{code})"))
+    return sorted(set(choices), key=lambda choice: choice[1])
+
+
+def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
+    """The first limit a send by ``user`` to ``e164`` would break now, or None. Call it inside
+    the write transaction that records the attempt."""
+    if limits.paused:
+        reason = f": {limits.paused_reason}" if limits.paused_reason else "."
+        return Refusal("SENDING_PAUSED", f"Sending is paused by an admin{reason}")
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    if region not in limits.allowed_regions:
+        return Refusal(
+            "COUNTRY_NOT_ALLOWED",
+            f"Numbers in {country_name(region or '??')} are not on the list of countries codes "
+            "may be sent to.",
+        )
+    now = utcnow()
+    by_number = Attempt.phone_e164 == e164
+    by_user = Attempt.user_id == user.id
+    last = db.session.scalar(
+        select(func.max(Attempt.created_at)).where(by_number, _counted(now - DAY))
+    )
+    if last is not None and now - last < timedelta(seconds=limits.cooldown_seconds):
+        retry_at = last + timedelta(seconds=limits.cooldown_seconds)
+        return Refusal(
+            "LIMIT_COOLDOWN",
+            f"A code was sent to this number less than {limits.cooldown_seconds} seconds ago.",
+            retry_at,
+        )
+    checks = (
+        ("LIMIT_NUMBER_HOUR", by_number, HOUR, limits.per_number_per_hour, "to this number in an hour"),
+        ("LIMIT_NUMBER_DAY", by_number, DAY, limits.per_number_per_day, "to this number in a day"),
+        ("LIMIT_USER_HOUR", by_user, HOUR, limits.per_user_per_hour, "by you in an hour"),
+        ("LIMIT_USER_DAY", by_user, DAY, limits.per_user_per_day, "by you in a day"),
+    )
+    for code, who, window, cap, words in checks:
+        recent = db.session.scalars(
+            select(Attempt.created_at)
+            .where(who, _counted(now - window))
+            .order_by(Attempt.created_at.desc())
+            .limit(cap)
+        ).all()
+        if len(recent) >= cap:
+            return Refusal(code, f"At most {cap} codes may be sent {words}.", recent[-1] + window)
+    return None
+
+
+def _counted(since: datetime):  # type: ignore[no-untyped-def]
+    return (Attempt.created_at >= since) & Attempt.status.in_(COUNTED_STATUSES)
