@@ -57,8 +57,10 @@ class LimitsForm(FlaskForm):
         "Countries codes may be sent to",
         validators=[
             DataRequired("Allow at least one country."),
-            Regexp(r"^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*$",
-                   message="List two-letter country codes separated by commas, e.g. MY, SG."),
+            Regexp(
+                r"^\s*[A-Za-z]{2}(\s*,\s*[A-Za-z]{2})*\s*$",
+                message="List two-letter country codes separated by commas, e.g. MY, SG.",
+            ),
         ],
     )
     paused = BooleanField("Pause all sending")

@@ -168,10 +168,14 @@ def limits_page() -> str | Response:
     saved = limits.current()
     form = LimitsForm(data={**asdict(saved), "allowed_regions": ", ".join(saved.allowed_regions)})
     if form.validate_on_submit():
-        regions = tuple(sorted({r.strip().upper() for r in (form.allowed_regions.data or "").split(",")}))
+        regions = tuple(
+            sorted({r.strip().upper() for r in (form.allowed_regions.data or "").split(",")})
+        )
         unknown = [r for r in regions if not phonenumbers.country_code_for_region(r)]
         if unknown:
-            form.allowed_regions.errors = [f"Not a country code phone numbers know: {', '.join(unknown)}."]
+            form.allowed_regions.errors = [
+                f"Not a country code phone numbers know: {', '.join(unknown)}."
+            ]
         else:
             new = limits.Limits(
                 cooldown_seconds=form.cooldown_seconds.data or 0,

@@ -57,9 +57,13 @@ def _judge(attempt: Attempt | None, code: str) -> CheckResult:
     if attempt is None:
         return CheckResult(False, "No code was sent to this number.")
     if attempt.code_verified_at is not None:
-        return CheckResult(False, "The latest code for this number was already used. Send a new one.", attempt)
+        return CheckResult(
+            False, "The latest code for this number was already used. Send a new one.", attempt
+        )
     if attempt.code_expires_at is None or attempt.code_expires_at <= now:
-        return CheckResult(False, "The latest code for this number has expired. Send a new one.", attempt)
+        return CheckResult(
+            False, "The latest code for this number has expired. Send a new one.", attempt
+        )
     if attempt.code_failed_checks >= MAX_WRONG_TRIES:
         return CheckResult(
             False, "Too many wrong tries for the latest code. Send a new one.", attempt
@@ -70,7 +74,11 @@ def _judge(attempt: Attempt | None, code: str) -> CheckResult:
     attempt.code_failed_checks += 1
     left = MAX_WRONG_TRIES - attempt.code_failed_checks
     if left == 0:
-        return CheckResult(False, "The code is wrong. That was the last try: send a new code.", attempt)
+        return CheckResult(
+            False, "The code is wrong. That was the last try: send a new code.", attempt
+        )
     return CheckResult(
-        False, f"The code is wrong. {left} more tr{'ies' if left != 1 else 'y'} for this code.", attempt
+        False,
+        f"The code is wrong. {left} more tr{'ies' if left != 1 else 'y'} for this code.",
+        attempt,
     )

@@ -108,7 +108,13 @@ def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
             retry_at,
         )
     checks = (
-        ("LIMIT_NUMBER_HOUR", by_number, HOUR, limits.per_number_per_hour, "to this number in an hour"),
+        (
+            "LIMIT_NUMBER_HOUR",
+            by_number,
+            HOUR,
+            limits.per_number_per_hour,
+            "to this number in an hour",
+        ),
         ("LIMIT_NUMBER_DAY", by_number, DAY, limits.per_number_per_day, "to this number in a day"),
         ("LIMIT_USER_HOUR", by_user, HOUR, limits.per_user_per_hour, "by you in an hour"),
         ("LIMIT_USER_DAY", by_user, DAY, limits.per_user_per_day, "by you in a day"),

@@ -55,7 +55,9 @@ def remove(template_id: str, actor: audit.Actor) -> None:
 def make_default(template_id: str, actor: audit.Actor) -> None:
     templates = all_templates()
     chosen = next(t for t in templates if t.id == template_id)
-    _store([chosen, *(t for t in templates if t.id != template_id)], actor, "template.default", chosen)
+    _store(
+        [chosen, *(t for t in templates if t.id != template_id)], actor, "template.default", chosen
+    )
 
 
 def _store(templates: list[Template], actor: audit.Actor, action: str, subject: Template) -> None:

@@ -109,7 +109,9 @@ DASHBOARD = {
         "The stored RevenueMonster credentials could not be read.", CHECK_SETUP
     ),
     "CONNECTION_REFUSED": Explanation("RevenueMonster could not be reached.", NOTHING_SENT_RETRY),
-    "CONNECT_TIMEOUT": Explanation("RevenueMonster did not answer the connection.", NOTHING_SENT_RETRY),
+    "CONNECT_TIMEOUT": Explanation(
+        "RevenueMonster did not answer the connection.", NOTHING_SENT_RETRY
+    ),
     "CONNECTION_ERROR": Explanation("RevenueMonster could not be reached.", NOTHING_SENT_RETRY),
     "DNS_ERROR": Explanation("RevenueMonster's address could not be found.", NOTHING_SENT_RETRY),
     "TLS_ERROR": Explanation("A secure connection to RevenueMonster failed.", NOTHING_SENT_RETRY),
@@ -123,7 +125,9 @@ DASHBOARD = {
     ),
     "READ_TIMEOUT": Explanation("RevenueMonster did not answer in time.", MAYBE_SENT),
     "CONNECTION_DROPPED": Explanation("The connection broke before an answer came.", MAYBE_SENT),
-    "MALFORMED_RESPONSE": Explanation("RevenueMonster's answer could not be understood.", MAYBE_SENT),
+    "MALFORMED_RESPONSE": Explanation(
+        "RevenueMonster's answer could not be understood.", MAYBE_SENT
+    ),
     "INTERNAL_ERROR": Explanation("The dashboard failed while sending.", MAYBE_SENT),
     "NO_OUTCOME": Explanation(
         "The send was interrupted before its outcome was recorded.", MAYBE_SENT
@@ -139,7 +143,8 @@ DASHBOARD = {
         "Ask the customer to wait for it; send again after the time shown.",
     ),
     "LIMIT_NUMBER_HOUR": Explanation(
-        "This number has had as many codes as allowed in an hour.", "Send again after the time shown."
+        "This number has had as many codes as allowed in an hour.",
+        "Send again after the time shown.",
     ),
     "LIMIT_NUMBER_DAY": Explanation(
         "This number has had as many codes as allowed in a day.", "Send again after the time shown."

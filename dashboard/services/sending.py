@@ -95,7 +95,9 @@ def find_by_public_id(public_id: str) -> Attempt | None:
 def resends_of(attempt: Attempt) -> list[Attempt]:
     """The attempts that repeat ``attempt``, oldest first."""
     return list(
-        db.session.scalars(select(Attempt).where(Attempt.resend_of_id == attempt.id).order_by(Attempt.id))
+        db.session.scalars(
+            select(Attempt).where(Attempt.resend_of_id == attempt.id).order_by(Attempt.id)
+        )
     )
 
 
