@@ -13,9 +13,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from .encryption import DecryptionError
 from .models import ENVIRONMENTS, ROLES
 from .revenuemonster import keys, simulator
-from .services import audit, provider_settings, sending, users
+from .services import audit, key_rotation, provider_settings, sending, users
 
 CLI_ACTOR = "command line"
 SIMULATOR_CLIENTS_FILE = "simulator-clients.json"
@@ -29,10 +30,11 @@ users_cli = AppGroup("users", help="Manage the people who may sign in.")
 provider_cli = AppGroup("provider", help="RevenueMonster credentials and the active environment.")
 audit_cli = AppGroup("audit", help="The audit log.")
 attempts_cli = AppGroup("attempts", help="The recorded send attempts.")
+secrets_cli = AppGroup("secrets", help="The encryption of stored secrets.")
 
 
 def init_app(app: Flask) -> None:
-    for group in (users_cli, provider_cli, audit_cli, attempts_cli):
+    for group in (users_cli, provider_cli, audit_cli, attempts_cli, secrets_cli):
         app.cli.add_command(group)
     app.cli.add_command(simulator_command)
     app.cli.add_command(demo_command)
@@ -172,6 +174,19 @@ def verify_audit() -> None:
     if not report.intact:
         fail(f"Audit log broken at event {report.first_broken_id}: {report.problem}.")
     click.echo(f"Audit log intact: {report.checked} events checked.")
+
+
+@secrets_cli.command("rotate")
+def rotate_secrets() -> None:
+    """Re-encrypt every stored secret with the newest key; the older keys may then go."""
+    try:
+        count = key_rotation.rotate(CLI_ACTOR)
+    except DecryptionError as error:
+        fail(
+            f"{error}. Keep every key that still encrypts something in "
+            "DASHBOARD_ENCRYPTION_KEYS until the rotation has run; nothing was changed."
+        )
+    click.echo(f"Re-encrypted {count} value{'s' if count != 1 else ''} with the newest key.")
 
 
 @attempts_cli.command("reconcile")

@@ -199,19 +199,27 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
 
 
 class ProviderAccount(db.Model):  # type: ignore[name-defined,misc]
-    """RevenueMonster credentials of one environment, encrypted at rest."""
+    """RevenueMonster credentials of one environment, encrypted at rest. An admin may set them
+    piece by piece (a key pair first, to register it; then the client ID and secret): the
+    account sends only once all three are there."""
 
     __tablename__ = "provider_accounts"
     __table_args__ = (_check_in("environment", ENVIRONMENTS),)
 
     environment: Mapped[str] = mapped_column(String(16), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(128))
-    client_secret_encrypted: Mapped[str] = mapped_column(Text)
-    private_key_encrypted: Mapped[str] = mapped_column(Text)
-    public_key_fingerprint: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(128), default="")
+    client_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    private_key_encrypted: Mapped[str | None] = mapped_column(Text)
+    public_key_fingerprint: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(254))
+    # Whoever holds this lease renews the shared token; the others wait and then reuse it.
+    token_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.client_id and self.client_secret_encrypted and self.private_key_encrypted)
 
 
 class ProviderToken(db.Model):  # type: ignore[name-defined,misc]

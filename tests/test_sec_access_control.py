@@ -42,6 +42,12 @@ EXPECTED = {
     "admin.limits_page": ADMIN,
     "admin.templates_page": ADMIN,
     "admin.template_action": ADMIN,
+    "admin.provider": ADMIN,
+    "admin.save_credentials": ADMIN,
+    "admin.generate_key": ADMIN,
+    "admin.public_key": ADMIN,
+    "admin.test_connection": ADMIN,
+    "admin.switch": ADMIN,
 }
 #: Requests that end the session: made last.
 SESSION_ENDING = {"auth.logout", "auth.sign_out_everywhere"}

@@ -1,10 +1,12 @@
 """Forms of the admin pages."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     EmailField,
     IntegerField,
+    PasswordField,
     SelectField,
     StringField,
     SubmitField,
@@ -76,3 +78,27 @@ class TemplateForm(FlaskForm):
         filters=[lambda text: text.replace("\r\n", "\n") if text else text],
     )
     submit = SubmitField("Add template")
+
+
+class CredentialsForm(FlaskForm):
+    """Write-only: the secret and the key are never filled back in."""
+
+    client_id = StringField("Client ID", validators=[Length(max=128)])
+    client_secret = PasswordField(
+        "Client secret", validators=[Length(max=512)], render_kw={"autocomplete": "off"}
+    )
+    private_key = TextAreaField("Private key (PEM)", validators=[Length(max=20000)])
+    private_key_file = FileField("…or a private key file")
+    submit = SubmitField("Save credentials")
+
+
+class SwitchEnvironmentForm(FlaskForm):
+    environment = SelectField(
+        "Environment",
+        choices=[SelectChoice("sandbox", "Sandbox"), SelectChoice("production", "Production")],
+    )
+    reason = StringField(
+        "Reason", validators=[DataRequired("Say why you switch."), Length(max=200)]
+    )
+    confirmation = StringField("Type production to confirm", validators=[Length(max=20)])
+    submit = SubmitField("Switch environment")

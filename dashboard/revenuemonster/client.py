@@ -12,6 +12,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard, runtime_checkable
 from urllib.parse import urlsplit
@@ -130,6 +131,10 @@ class TokenStore(Protocol):
     def save(self, token: Token | None) -> None:
         """Store ``token``; None clears the store."""
 
+    def renewal(self) -> AbstractContextManager[object]:
+        """Held while a client renews the token, so that clients sharing the store renew it
+        once between them (a lock across processes where the store is shared across them)."""
+
 
 class MemoryTokenStore:
     """A process-local TokenStore."""
@@ -137,6 +142,10 @@ class MemoryTokenStore:
     def __init__(self, token: Token | None = None) -> None:
         self._token = token
         self._lock = threading.Lock()
+        self._renewal = threading.Lock()
+
+    def renewal(self) -> AbstractContextManager[object]:
+        return self._renewal
 
     def load(self) -> Token | None:
         with self._lock:
@@ -280,16 +289,22 @@ class RevenueMonsterClient:
         """
         credentials = self._require_credentials()
         with self._token_lock:
-            now = self._clock()
             stored = self._token_store.load()
-            if stored is not None and stored.fresh(now):
+            if stored is not None and stored.fresh(self._clock()):
                 return stored
-            if stored is not None and stored.refresh_token and stored.refreshable(now):
-                refreshed = self._refresh(stored.refresh_token, credentials)
-                if refreshed is not None:
-                    self._token_store.save(refreshed)
-                    return refreshed
-            return self.fetch_token()
+            # One renewal at a time across every client sharing the store; whoever waited
+            # looks again first, and most often finds the token another one just renewed.
+            with self._token_store.renewal():
+                now = self._clock()
+                stored = self._token_store.load()
+                if stored is not None and stored.fresh(now):
+                    return stored
+                if stored is not None and stored.refresh_token and stored.refreshable(now):
+                    refreshed = self._refresh(stored.refresh_token, credentials)
+                    if refreshed is not None:
+                        self._token_store.save(refreshed)
+                        return refreshed
+                return self.fetch_token()
 
     def _refresh(self, refresh_token: str, credentials: Credentials) -> Token | None:
         """Return a refreshed token, or None when RM rejected the refresh token."""

@@ -23,14 +23,14 @@ class TwoStepError(ValueError):
     """A two-step change that cannot be made; the message says why, for a person."""
 
 
-def _slot(user: User) -> str:
+def secret_slot(user: User) -> str:
     return f"users/{user.id}/totp_secret"
 
 
 def secret_of(user: User) -> str | None:
     if user.totp_secret_encrypted is None:
         return None
-    return secret_box().decrypt(user.totp_secret_encrypted, slot=_slot(user)).decode()
+    return secret_box().decrypt(user.totp_secret_encrypted, slot=secret_slot(user)).decode()
 
 
 def begin_enrolment(user: User) -> str:
@@ -38,7 +38,7 @@ def begin_enrolment(user: User) -> str:
     if user.two_step_enabled:
         raise TwoStepError("Two-step sign-in is already on for this account.")
     secret = pyotp.random_base32()
-    user.totp_secret_encrypted = secret_box().encrypt(secret.encode(), slot=_slot(user))
+    user.totp_secret_encrypted = secret_box().encrypt(secret.encode(), slot=secret_slot(user))
     return secret
 
 

@@ -31,7 +31,7 @@ from support import PASSWORD, base_config, migrate
 
 from dashboard import create_app
 from dashboard.revenuemonster import keys
-from dashboard.services import provider_settings, throttling, users
+from dashboard.services import messages, provider_settings, sending, throttling, users
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DASHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -63,6 +63,21 @@ class LiveServer:
                 email, role, "test", name=f"E2E New {role.title()}", password=PASSWORD
             )
         return email
+
+    def send(self, email: str, phone_number: str, country_code: str = "60") -> str:
+        """Send a code as ``email`` in this process (set-up for a test that is not about
+        sending); the attempt's public id."""
+        with self.app.app_context():
+            user = users.find_by_email(email)
+            assert user is not None, email
+            request = sending.SendRequest(
+                country_code=country_code,
+                phone_number=phone_number,
+                reason="E2E set-up",
+                template=messages.DEFAULT_TEMPLATE,
+                idempotency_key=str(uuid.uuid4()),
+            )
+            return sending.send_verification_code(user, request, client_ip=None).public_id
 
 
 class Authenticator:

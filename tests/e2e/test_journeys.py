@@ -48,21 +48,37 @@ def test_support_sends_a_code_reads_the_result_and_finds_it_in_history(
     expect(row).to_contain_text("E2E Support")
     headers = page.get_by_role("columnheader")
     expect(headers).to_have_text(
-        ["Time", "Number", "Status", "Response code", "Environment", "Sender"]
+        ["Time", "Number", "Status", "Response code", "Environment", "Sender", "Actions"]
     )
+    expect(row.get_by_role("link", name="Resend to +60 16-387 7652")).to_be_visible()
     screenshot(page, "history")
 
 
 def test_auditor_searches_history_and_finds_no_way_to_send(watched, live_server):
+    attempt = live_server.send(live_server.accounts["support"], "12-345 2109")
     page = watched(allow_error_status=True)
     sign_in(page, live_server.accounts["auditor"])
     expect(page).to_have_url(re.compile("/history"))
     navigation = page.get_by_role("navigation", name="Main")
     expect(navigation.get_by_role("link", name="History")).to_be_visible()
     expect(navigation.get_by_role("link", name="Send code")).to_have_count(0)
-    page.get_by_label("Search").fill("7652")
+    expect(navigation.get_by_role("link", name="Check a code")).to_have_count(0)
+    page.get_by_label("Search").fill("2109")
     page.get_by_role("button", name="Find").click()
     expect(page.get_by_role("heading", name="History")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text="+60 12-345 2109")
+    expect(row).to_have_count(1)
+    expect(page.get_by_role("columnheader")).to_have_text(
+        ["Time", "Number", "Status", "Response code", "Environment", "Sender"]
+    )  # no "Actions" column
+    expect(page.get_by_role("link", name=re.compile("^Resend"))).to_have_count(0)
+    row.get_by_role("link").click()  # the attempt itself: still nothing to resend
+    expect(page).to_have_url(re.compile(f"/attempts/{attempt}$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Accepted")
+    expect(page.get_by_role("link", name=re.compile("^Resend"))).to_have_count(0)
+    expect(page.get_by_role("link", name="Send another code")).to_have_count(0)
+    page.goto(f"/attempts/{attempt}/resend")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Forbidden")
     page.goto("/send")
     expect(page.get_by_role("heading", level=1)).to_have_text("Forbidden")
     expect(page.get_by_text("Your role does not allow")).to_be_visible()

@@ -1,0 +1,143 @@
+"""The provider page: RevenueMonster credentials per environment, their health, and the switch
+between sandbox and production (admins only; changes need a fresh sign-in)."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..auth.forms import ButtonForm
+from ..models import ENVIRONMENTS
+from ..security import fresh_sign_in_required, roles_required
+from ..services import provider_settings
+from . import bp
+from .forms import CredentialsForm, SwitchEnvironmentForm
+
+CONFIRMATION_WORD = "production"
+
+
+@bp.route("/provider")
+@roles_required("admin")
+def provider() -> str:
+    return _page(None, SwitchEnvironmentForm())
+
+
+@bp.route("/provider/<environment>/credentials", methods=["POST"])
+@roles_required("admin")
+@fresh_sign_in_required
+def save_credentials(environment: str) -> str | BaseResponse:
+    _check(environment)
+    form = CredentialsForm(prefix=environment)
+    if form.validate_on_submit():
+        upload = form.private_key_file.data
+        pem = upload.read() if upload else (form.private_key.data or "").strip().encode()
+        try:
+            provider_settings.configure(
+                environment,
+                current_user,
+                client_id=(form.client_id.data or None),
+                client_secret=(form.client_secret.data or None),
+                private_key_pem=pem or None,
+            )
+        except provider_settings.ProviderError as error:
+            field = form.private_key if "key" in str(error).lower() else form.client_id
+            field.errors = [str(error)]
+        else:
+            flash(f"{environment.title()} credentials saved.", "success")
+            return redirect(url_for("admin.provider", _anchor=environment))
+    return _page(form, SwitchEnvironmentForm())
+
+
+@bp.route("/provider/<environment>/generate", methods=["POST"])
+@roles_required("admin")
+@fresh_sign_in_required
+def generate_key(environment: str) -> BaseResponse:
+    _check(environment)
+    if ButtonForm().validate_on_submit():
+        provider_settings.generate_key_pair(environment, current_user)
+        flash(
+            f"A new key pair is stored for {environment}. Register its public key (below) in "
+            "RevenueMonster's merchant portal, under Developer › Applications.",
+            "success",
+        )
+    return redirect(url_for("admin.provider", _anchor=environment))
+
+
+@bp.route("/provider/<environment>/public-key.pem")
+@roles_required("admin")
+def public_key(environment: str) -> Response:
+    _check(environment)
+    pem = provider_settings.public_key_pem(environment)
+    if pem is None:
+        abort(404)
+    return Response(
+        pem,
+        mimetype="application/x-pem-file",
+        headers={
+            "Content-Disposition": f'attachment; filename="revenuemonster-{environment}-public.pem"'
+        },
+    )
+
+
+@bp.route("/provider/<environment>/test", methods=["POST"])
+@roles_required("admin")
+def test_connection(environment: str) -> BaseResponse:
+    _check(environment)
+    if ButtonForm().validate_on_submit():
+        ok, words = provider_settings.test_connection(environment, current_user)
+        flash(words, "success" if ok else "danger")
+    return redirect(url_for("admin.provider", _anchor=environment))
+
+
+@bp.route("/provider/switch", methods=["POST"])
+@roles_required("admin")
+@fresh_sign_in_required
+def switch() -> str | BaseResponse:
+    form = SwitchEnvironmentForm()
+    if form.validate_on_submit():
+        target = form.environment.data or ""
+        if target == "production" and (form.confirmation.data or "").strip() != CONFIRMATION_WORD:
+            form.confirmation.errors = [f"Type {CONFIRMATION_WORD} to switch to production."]
+        else:
+            try:
+                previous = provider_settings.use_environment(
+                    target, current_user, reason=form.reason.data or ""
+                )
+            except provider_settings.ProviderError as error:
+                form.environment.errors = [str(error)]
+            else:
+                flash(f"Sends now go through {target} (was {previous}).", "success")
+                return redirect(url_for("admin.provider"))
+    return _page(None, form)
+
+
+def _page(submitted: CredentialsForm | None, switch_form: SwitchEnvironmentForm) -> str:
+    """The page, with the credentials form that was just submitted (and its errors) kept."""
+    active = provider_settings.active_environment()
+    if not switch_form.environment.data or switch_form.environment.data == active:
+        switch_form.environment.data = "production" if active == "sandbox" else "sandbox"
+    cards = [
+        {
+            "environment": environment,
+            "account": provider_settings.account(environment),
+            "public_key": provider_settings.public_key_pem(environment),
+            "health": provider_settings.health(environment),
+            "form": submitted
+            if submitted is not None and submitted._prefix == f"{environment}-"
+            else CredentialsForm(formdata=None, prefix=environment),
+        }
+        for environment in ENVIRONMENTS
+    ]
+    return render_template(
+        "admin/provider.html",
+        cards=cards,
+        active=active,
+        switch_form=switch_form,
+        button=ButtonForm(),
+    )
+
+
+def _check(environment: str) -> None:
+    if environment not in ENVIRONMENTS:
+        abort(404)
