@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import PASSWORD, base_config, enrol_two_step, migrate, sign_in
+from support import PASSWORD, base_config, enrol_two_step, migrate, sandbox_secret, sign_in
 
 from dashboard import create_app
 from dashboard.extensions import db
@@ -154,7 +154,7 @@ def make_user(app: Flask):
 def sandbox(app: Flask, simulator: RunningSimulator, private_key) -> str:
     """Sandbox credentials registered with the simulator and stored in the dashboard."""
     client_id = f"client-{uuid.uuid4().hex[:8]}"
-    secret = uuid.uuid4().hex
+    secret = sandbox_secret(client_id)
     simulator.simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
     with app.app_context():
         provider_settings.configure(

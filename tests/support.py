@@ -19,6 +19,11 @@ SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
+def sandbox_secret(client_id: str) -> str:
+    """The client secret the ``sandbox`` fixture registers for ``client_id``."""
+    return f"secret-of-{client_id}"
+
+
 def csrf_token(page: str) -> str:
     match = CSRF_RE.search(page)
     assert match, "no CSRF token on the page"

@@ -100,10 +100,13 @@ def configure(
         raise ProviderError("The client ID is too long (at most 128 characters).")
     private_key = _parsed_key(private_key_pem) if private_key_pem is not None else None
     box = secret_box()
+    label = audit.actor_label(actor)
     with write_transaction(audit.CHAIN_LOCK, f"provider:{environment}"):
         row = db.session.get(ProviderAccount, environment)
         if row is None:
-            row = ProviderAccount(environment=environment, version=0, client_id="")
+            row = ProviderAccount(
+                environment=environment, version=0, client_id="", updated_by=label
+            )
             db.session.add(row)
         changed = []
         if client_id is not None:
@@ -122,7 +125,7 @@ def configure(
             changed.append("private_key")
         row.version += 1
         row.updated_at = utcnow()
-        row.updated_by = audit.actor_label(actor)
+        row.updated_by = label
         row.token_lease_until = None
         db.session.execute(
             ProviderToken.__table__.delete().where(ProviderToken.environment == environment)
