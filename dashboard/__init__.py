@@ -46,11 +46,17 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
 def register_extensions(app: Flask) -> None:
     from . import logs, security
+    from .database import include_in_migrations
     from .extensions import bootstrap, configure_sqlite, csrf, db, login_manager, migrate
 
     db.init_app(app)
     migrate.init_app(
-        app, db, directory=str(ROOT / "migrations"), render_as_batch=True, compare_type=True
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        include_object=include_in_migrations,
     )
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -64,12 +70,13 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
+    from .audit_log import bp as audit_bp
     from .auth import bp as auth_bp
     from .history import bp as history_bp
     from .main import bp as main_bp
     from .sms import bp as sms_bp
 
-    for blueprint in (main_bp, auth_bp, sms_bp, history_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, sms_bp, history_bp, audit_bp, admin_bp):
         app.register_blueprint(blueprint)
 
 

@@ -196,6 +196,21 @@ def reconcile_attempts() -> None:
     click.echo(f"{count} interrupted attempt{'s' if count != 1 else ''} marked unknown.")
 
 
+@attempts_cli.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=1),
+    default=lambda: current_app.config["RETENTION_DAYS"],
+    show_default="DASHBOARD_RETENTION_DAYS, 400",
+    help="Delete attempts older than this many days.",
+)
+def purge_attempts(days: int) -> None:
+    """Delete old attempts (audited); unresolved ones of the last 30 days are always kept."""
+    count = sending.purge_older_than(days, CLI_ACTOR)
+    click.echo(f"Deleted {count} attempt{'s' if count != 1 else ''} older than {days} days.")
+
+
 @click.command("simulator")
 @with_appcontext
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "RM_PRODUCTION_API_URL": PRODUCTION.api_url,
     "RM_TIMEOUT_SECONDS": 10.0,
     "SMS_TYPE": "VERIFY_CODE",
+    "RETENTION_DAYS": 400,
 }
 SETTING_NAMES = (
     "ENV",
@@ -43,6 +44,7 @@ SETTING_NAMES = (
     "RM_PRODUCTION_API_URL",
     "RM_TIMEOUT_SECONDS",
     "SMS_TYPE",
+    "RETENTION_DAYS",
 )
 
 
@@ -91,6 +93,7 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         },
         "RM_TIMEOUT_SECONDS": _seconds(settings["RM_TIMEOUT_SECONDS"], "RM_TIMEOUT_SECONDS"),
         "SMS_TYPE": str(settings["SMS_TYPE"]),
+        "RETENTION_DAYS": _whole_days(settings["RETENTION_DAYS"]),
         # Sessions: the cookie is Secure except in development over plain HTTP.
         "SESSION_COOKIE_SECURE": mode == "production",
         # "__Host-" binds the cookie to this host over HTTPS (browsers refuse it over plain HTTP).
@@ -181,6 +184,16 @@ def _url(value: Any, env: str, part: str, mode: str) -> str:
     if not value.startswith(allowed):
         raise SettingsError(f"{name} must be an {' or '.join(a[:-3] for a in allowed)} URL.")
     return value
+
+
+def _whole_days(value: Any) -> int:
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        days = 0
+    if days < 1:
+        raise SettingsError(f"{PREFIX}RETENTION_DAYS must be a whole number of days, 1 or more.")
+    return days
 
 
 def _seconds(value: Any, name: str) -> float:

@@ -49,3 +49,13 @@ def end_read_transaction() -> None:
     session = db.session()
     if session.in_transaction():
         session.rollback()
+
+
+#: Search structures kept outside the models (an FTS5 table and its shadow tables on SQLite,
+#: trigram indexes on PostgreSQL): created by migrations, left out of model comparisons.
+SEARCH_OBJECT_PREFIX = "search_attempts"
+
+
+def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    """Alembic's filter: everything but the search structures."""
+    return not (name or "").startswith(SEARCH_OBJECT_PREFIX)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask
+from flask import Flask, g, request
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -18,6 +19,7 @@ from .services.messages import GSM7_BASIC, GSM7_EXTENSION
 #: The top navigation, in order. Each person sees the entries whose pages exist and that their
 #: role may open (the roles are those the views themselves enforce).
 NAVIGATION = (
+    ("Overview", "main.index"),
     ("Send code", "sms.send"),
     ("History", "history.index"),
     ("Check a code", "sms.check"),
@@ -27,9 +29,23 @@ NAVIGATION = (
 PRODUCT_NAME = "RM SMS Dashboard"
 
 
+#: The cookie in which the browser tells its time zone (set by static/js/app.js).
+ZONE_COOKIE = "tz"
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(read_viewer_zone)
     app.context_processor(common_context)
     app.add_template_filter(utc_time)
+    app.add_template_filter(local_time)
+
+
+def read_viewer_zone() -> None:
+    """The viewer's IANA time zone, as their browser reported it; UTC until it has."""
+    try:
+        g.viewer_zone = ZoneInfo(request.cookies.get(ZONE_COOKIE, "UTC")[:64])
+    except (ZoneInfoNotFoundError, ValueError):
+        g.viewer_zone = ZoneInfo("UTC")
 
 
 def common_context() -> dict[str, Any]:
@@ -37,6 +53,7 @@ def common_context() -> dict[str, Any]:
         "product_name": PRODUCT_NAME,
         "gsm7_basic": GSM7_BASIC,
         "gsm7_extension": GSM7_EXTENSION,
+        "viewer_zone": g.get("viewer_zone", ZoneInfo("UTC")).key,
     }
     try:
         context["active_environment"] = provider_settings.active_environment()
@@ -54,3 +71,10 @@ def common_context() -> dict[str, Any]:
 
 def utc_time(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+def local_time(moment: datetime | None) -> str:
+    """A time in the viewer's zone, with the zone named ("2026-11-26 14:53:18 +08")."""
+    if moment is None:
+        return ""
+    return moment.astimezone(g.viewer_zone).strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -11,6 +11,7 @@ from support import csrf_token, example_url, query_scalar, sign_in
 ALL = frozenset({"support", "auditor", "admin"})
 SENDERS = frozenset({"support", "admin"})
 ADMIN = frozenset({"admin"})
+READERS = frozenset({"auditor", "admin"})
 PUBLIC = {"auth.login", "auth.second_step", "main.healthz", "static", "bootstrap.static"}
 #: Who may use each endpoint: written here independently of the code, so a route added without
 #: a decision (or with the wrong one) fails the matrix.
@@ -29,6 +30,10 @@ EXPECTED = {
     "sms.check": SENDERS,
     "sms.attempt": ALL,
     "history.index": ALL,
+    "history.export": READERS,
+    "history.export_manifest": READERS,
+    "audit.index": READERS,
+    "sms.reveal": SENDERS,
     "admin.index": ADMIN,
     "admin.users_list": ADMIN,
     "admin.user_detail": ADMIN,

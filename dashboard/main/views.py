@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, redirect, url_for
-from flask_login import current_user
+from flask import g, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from ..extensions import db
+from ..models import STATUS_WORDS
+from ..services import overview
 from . import bp
 
 log = logging.getLogger(__name__)
 
 
 @bp.route("/")
-def index() -> Response:
-    if current_user.has_role("support", "admin"):
-        return redirect(url_for("sms.send"))
-    return redirect(url_for("history.index"))
+def index() -> str:
+    """The overview: what happened today and this week, at a glance."""
+    return render_template(
+        "main/overview.html",
+        overview=overview.overview(g.viewer_zone),
+        status_words=STATUS_WORDS,
+    )
 
 
 @bp.route("/healthz")

@@ -1,49 +1,183 @@
-"""Reading the attempts: search newest first, and what each viewer may see of a number."""
+"""Reading the attempts: filters that stay fast at millions of rows, newest first, and what
+each viewer may see of a number.
+
+Every filter is served by an index and pages are keyset pages on ``id`` (which grows with
+``created_at``), so a deep page costs what the first one does: a date range becomes an id range
+found through the ``created_at`` index; "ends with" digits is a prefix range on the reversed
+number; "contains" uses the trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select, text
 
 from ..extensions import db
 from ..models import Attempt, User
+from . import cursors
 from .phone_numbers import display
 
 PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+MATCHES = ("ends", "starts", "contains", "exact")
+MIN_CONTAINS_DIGITS = 3
+SHOWN_AS_MANY = 1000  # beyond this, "1,000+" instead of an exact count
+
+
+@dataclass(frozen=True)
+class Filters:
+    number: str = ""
+    match: str = "ends"
+    status: str = ""
+    response_code: str = ""
+    environment: str = ""
+    sender: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    reason: str = ""
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+
+    @property
+    def digits(self) -> str:
+        return "".join(ch for ch in self.number if ch.isdigit())
+
+    def describe(self) -> dict[str, Any]:
+        """The filters in force, for audit entries and export manifests."""
+        found = {
+            "number": self.digits and f"{self.match} {self.digits}",
+            "status": self.status,
+            "response_code": self.response_code,
+            "environment": self.environment,
+            "sender": self.sender,
+            "date_from": self.date_from and self.date_from.isoformat(),
+            "date_to": self.date_to and self.date_to.isoformat(),
+            "reason": self.reason,
+            "zone": self.zone.key if (self.date_from or self.date_to) else None,
+        }
+        return {key: value for key, value in found.items() if value}
 
 
 @dataclass(frozen=True)
 class Page:
     attempts: list[Attempt]
-    next_before: int | None  # keyset cursor for the next (older) page
+    next_cursor: str | None  # opaque, signed: the keyset position of the next (older) page
 
 
-def search(text: str = "", *, before: int | None = None, limit: int = PAGE_SIZE) -> Page:
-    """Attempts newest first; ``text`` keeps those whose number ends with its digits.
+def query(filters: Filters) -> Select[Any]:
+    """The attempts matching ``filters``, newest first."""
+    statement = select(Attempt).order_by(Attempt.id.desc())
+    for condition in _conditions(filters):
+        statement = statement.where(condition)
+    return statement
 
-    Served by indexes at any depth: a keyset on ``id`` (never OFFSET), and the reversed
-    number, on which "ends with" is a prefix range.
-    """
-    query = select(Attempt).order_by(Attempt.id.desc()).limit(limit + 1)
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if digits:
-        suffix = digits[::-1]
-        upper = suffix[:-1] + chr(ord(suffix[-1]) + 1)
-        query = query.where(Attempt.phone_reversed >= suffix, Attempt.phone_reversed < upper)
-    if before is not None:
-        query = query.where(Attempt.id < before)
-    rows = list(db.session.scalars(query))
+
+def search(filters: Filters, *, cursor: str | None = None, limit: int = PAGE_SIZE) -> Page:
+    """One page of matching attempts. Raises ``cursors.BadCursor`` for a tampered cursor."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    statement = query(filters).limit(limit + 1)
+    if cursor:
+        statement = statement.where(Attempt.id < read_cursor(cursor))
+    rows = list(db.session.scalars(statement))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, rows[-1].id if more and rows else None)
+    return Page(rows, make_cursor(rows[-1].id) if more and rows else None)
 
 
-def number_for(attempt: Attempt, viewer: User) -> str:
+def count_up_to(filters: Filters, cap: int = SHOWN_AS_MANY) -> int:
+    """How many attempts match, counting no further than ``cap`` (an exact count of millions
+    of rows on every page view is what makes admin listings slow)."""
+    limited = query(filters).with_only_columns(Attempt.id).order_by(None).limit(cap + 1)
+    return int(db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0)
+
+
+def make_cursor(last_id: int) -> str:
+    return cursors.make(last_id, kind="history")
+
+
+def read_cursor(cursor: str) -> int:
+    return cursors.read(cursor, kind="history")
+
+
+def _conditions(filters: Filters) -> list[Any]:
+    found: list[Any] = []
+    digits = filters.digits
+    if digits:
+        found.append(_number_condition(digits, filters.match))
+    if filters.status:
+        found.append(Attempt.status == filters.status)
+    if filters.response_code:
+        found.append(Attempt.response_code == filters.response_code)
+    if filters.environment:
+        found.append(Attempt.environment == filters.environment)
+    if filters.sender is not None:
+        found.append(Attempt.user_id == filters.sender)
+    if filters.date_from:
+        found.append(
+            Attempt.id >= _first_id_at_or_after(_start_of(filters.date_from, filters.zone))
+        )
+    if filters.date_to:
+        end = _start_of(filters.date_to + timedelta(days=1), filters.zone)
+        found.append(Attempt.id < _first_id_at_or_after(end))
+    if filters.reason.strip():
+        found.append(_contains(Attempt.reason, "reason", filters.reason.strip()))
+    return found
+
+
+def _number_condition(digits: str, match: str) -> Any:
+    if match == "exact":
+        return Attempt.phone_e164 == f"+{digits}"
+    if match == "starts":
+        return (Attempt.phone_e164 >= f"+{digits}") & (Attempt.phone_e164 < f"+{_next(digits)}")
+    if match == "contains":
+        return _contains(Attempt.phone_e164, "phone_e164", digits)
+    reversed_digits = digits[::-1]
+    return (Attempt.phone_reversed >= reversed_digits) & (
+        Attempt.phone_reversed < _next(reversed_digits)
+    )
+
+
+def _contains(column: Any, name: str, needle: str) -> Any:
+    """A substring test served by the trigram index of each database."""
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column.ilike(pattern, escape="\\")
+    matches = text(
+        f"SELECT rowid FROM search_attempts WHERE {name} LIKE :pattern ESCAPE '\\'"  # noqa: S608
+    ).bindparams(pattern=pattern)
+    return Attempt.id.in_(matches)
+
+
+def _next(digits: str) -> str:
+    """The smallest digit string greater than every string starting with ``digits``."""
+    return digits[:-1] + chr(ord(digits[-1]) + 1)
+
+
+def _start_of(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def _first_id_at_or_after(moment: datetime) -> int:
+    """Ids grow with time, so a time bound is an id bound, found through the created_at index."""
+    first = db.session.scalar(select(func.min(Attempt.id)).where(Attempt.created_at >= moment))
+    if first is not None:
+        return int(first)
+    last = db.session.scalar(select(func.max(Attempt.id)))
+    return int(last or 0) + 1
+
+
+def number_for(attempt: Attempt, viewer: User, *, revealed: bool = False) -> str:
     """The number as ``viewer`` may see it: support staff see only the last 4 digits of
-    numbers they did not send to themselves."""
+    numbers they did not send to themselves, unless they revealed it (audited)."""
     shown = display(attempt.phone_e164)
-    if viewer.role != "support" or attempt.user_id == viewer.id:
+    if revealed or viewer.role != "support" or attempt.user_id == viewer.id:
         return shown
     national = attempt.national_number
     return f"+{attempt.country_code} {'•' * (len(national) - 4)}{national[-4:]}"
+
+
+def may_see_full_number(attempt: Attempt, viewer: User) -> bool:
+    return viewer.role != "support" or attempt.user_id == viewer.id

@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from ..database import end_read_transaction, write_transaction
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from ..revenuemonster import NotSent, SmsOutcome, Unknown
-from . import codes, limits, messages, provider_settings
+from . import audit, codes, limits, messages, provider_settings
 from .phone_numbers import MobileNumber, parse_mobile_number
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,37 @@ def reconcile_stale_attempts() -> int:
     count = result.rowcount or 0  # type: ignore[attr-defined]
     log.warning("sending.reconciled", extra={"attempts": count})
     return count
+
+
+#: Unresolved attempts (``pending``, ``unknown``) this recent are kept whatever the purge says:
+#: someone may still need to find out whether the SMS went.
+KEEP_UNRESOLVED = timedelta(days=30)
+
+
+def purge_older_than(days: int, actor: audit.Actor) -> int:
+    """Delete attempts created more than ``days`` days ago (audited); return how many."""
+    if days < 1:
+        raise ValueError("Keep at least one day of history.")
+    now = utcnow()
+    cutoff = now - timedelta(days=days)
+    unresolved = Attempt.status.in_(("pending", "unknown")) & (
+        Attempt.created_at >= now - KEEP_UNRESOLVED
+    )
+    old = select(Attempt.id).where(Attempt.created_at < cutoff, ~unresolved)
+    with write_transaction(audit.CHAIN_LOCK):
+        # Resends point at what they repeat: unlink those about to lose their original.
+        db.session.execute(
+            update(Attempt).where(Attempt.resend_of_id.in_(old)).values(resend_of_id=None)
+        )
+        deleted = db.session.execute(delete(Attempt).where(Attempt.id.in_(old))).rowcount  # type: ignore[attr-defined]
+        audit.record(
+            "attempts.purge",
+            actor,
+            target=f"{deleted} attempts",
+            older_than_days=days,
+            before=cutoff.isoformat(),
+        )
+    return int(deleted or 0)
 
 
 def find_by_public_id(public_id: str) -> Attempt | None:

@@ -77,3 +77,11 @@ class CheckCodeForm(FlaskForm):
         ],
     )
     submit = SubmitField("Check code")
+
+
+class RevealForm(FlaskForm):
+    reason = StringField(
+        "Why you need the full number",
+        validators=[DataRequired("Say why you need the full number."), Length(max=200)],
+    )
+    submit = SubmitField("Show the full number")

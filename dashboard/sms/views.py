@@ -8,8 +8,10 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from ..database import write_transaction
 from ..security import roles_required
 from ..services import (
+    audit,
     code_checks,
     history,
     limits,
@@ -21,7 +23,7 @@ from ..services import (
 from ..services.codes import MASK, PLACEHOLDER
 from ..services.phone_numbers import InvalidPhoneNumber
 from . import bp
-from .forms import CheckCodeForm, ResendForm, SendCodeForm
+from .forms import CheckCodeForm, ResendForm, RevealForm, SendCodeForm
 
 
 @bp.route("/send", methods=["GET", "POST"])
@@ -56,11 +58,29 @@ def send() -> str | Response:
 
 @bp.route("/attempts/<public_id>")
 def attempt(public_id: str) -> str:
+    return _attempt_page(_attempt_or_404(public_id))
+
+
+@bp.route("/attempts/<public_id>/reveal", methods=["POST"])
+@roles_required("support", "admin")
+def reveal(public_id: str) -> str:
+    """Show a masked number in full, for a stated reason (audited)."""
     found = _attempt_or_404(public_id)
+    form = RevealForm()
+    if not form.validate_on_submit():
+        return _attempt_page(found, reveal_form=form)
+    with write_transaction(audit.CHAIN_LOCK):
+        audit.record("number.reveal", current_user, target=found.public_id, reason=form.reason.data)
+    return _attempt_page(_attempt_or_404(public_id), revealed=True)
+
+
+def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:  # type: ignore[no-untyped-def]
     return render_template(
         "sms/attempt.html",
         attempt=found,
-        number=history.number_for(found, current_user),
+        number=history.number_for(found, current_user, revealed=revealed),
+        masked=not revealed and not history.may_see_full_number(found, current_user),
+        reveal_form=reveal_form or RevealForm(formdata=None),
         headline=outcome_words.HEADLINES[found.status],
         explanation=outcome_words.explain(found.response_code, found.status),
         resends=sending.resends_of(found),

@@ -89,7 +89,16 @@
     });
   }
 
+  // The server shows times in the viewer's zone: tell it which one this browser is in.
+  function reportTimeZone() {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    reportTimeZone();
     setupThemeToggle();
     setupSearchShortcut();
     setupTemplatePicker();
