@@ -18,8 +18,10 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit
 
 import pyotp
@@ -31,6 +33,7 @@ from support import PASSWORD, base_config, migrate
 
 from dashboard import create_app
 from dashboard.revenuemonster import keys
+from dashboard.revenuemonster.simulator import Simulator
 from dashboard.services import messages, provider_settings, sending, throttling, users
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +57,18 @@ class LiveServer:
     url: str
     accounts: dict[str, str]  # role -> email, all with PASSWORD; the admin has two-step on
     app: Flask  # on the server's database, in this process
+    workdir: Path  # gunicorn.log, access.log
+
+    def served_by(self, request_line: str) -> list[str]:
+        """The worker that served each request whose line (``POST /send HTTP/1.1``) matches
+        the regular expression, in order: its pid as gunicorn's access log writes it
+        (``<12345>``)."""
+        served = []
+        for line in (self.workdir / "access.log").read_text().splitlines():
+            pid, _, rest = line.partition(" ")
+            if re.match(request_line, rest):
+                served.append(pid)
+        return served
 
     def create_user(self, role: str) -> str:
         """A new account of ``role`` with PASSWORD and no two-step, for one test; its email."""
@@ -128,48 +143,61 @@ def live_server(tmp_path_factory, simulator, private_key) -> Iterator[LiveServer
     config = base_config(f"sqlite:///{workdir / 'e2e.sqlite'}", simulator.url, workdir / "instance")
     migrate(str(config["DATABASE_URL"]), workdir)
     app = create_app(config)
-    accounts = seed(app, simulator, private_key)
+    accounts = seed(app, simulator.simulator, private_key)
+    with serve(config, workdir) as url:
+        yield LiveServer(url, accounts, app, workdir)
 
+
+@contextmanager
+def serve(config: dict[str, object], workdir: Path, workers: int = 2) -> Iterator[str]:
+    """The dashboard with ``config`` under gunicorn (``workers`` processes) on a free loopback
+    port, until the block ends; its URL. gunicorn's output goes to ``workdir/gunicorn.log``, and
+    its access log, one ``<worker pid> <request line> <status>`` a request, to
+    ``workdir/access.log`` (see `LiveServer.served_by`)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DASHBOARD_")}
     env.update({f"DASHBOARD_{k}": str(v) for k, v in config.items() if k != "INSTANCE_PATH"})
     env["DASHBOARD_INSTANCE_PATH"] = str(config["INSTANCE_PATH"])
-    log = (workdir / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--timeout",
-            "30",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "dashboard:create_app()",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, server, workdir / "gunicorn.log")
-        yield LiveServer(url, accounts, app)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
+    log_path = workdir / "gunicorn.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "30",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                str(workdir / "access.log"),
+                "--access-logformat",
+                "%(p)s %(r)s %(s)s",
+                "dashboard:create_app()",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url, server, log_path)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
 
 
-def seed(app: Flask, simulator, private_key) -> dict[str, str]:
-    """Users of every role (the admin enrolled in two-step sign-in, which admins need), and the
-    sandbox registered with the simulator."""
-    client_id = f"e2e-{uuid.uuid4().hex[:8]}"
-    secret = uuid.uuid4().hex
-    simulator.simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
-    accounts = {role: f"{role}@e2e.example.com" for role in ("support", "auditor", "admin")}
+def seed(
+    app: Flask, simulator: Simulator, private_key, domain: str = "e2e.example.com"
+) -> dict[str, str]:
+    """Users of every role at ``domain`` (the admin enrolled in two-step sign-in, which admins
+    need), and the sandbox registered with the simulator. Another server's accounts need
+    another domain: the authenticator knows each address once."""
+    accounts = {role: f"{role}@{domain}" for role in ("support", "auditor", "admin")}
     with app.app_context():
         for role, email in accounts.items():
             user, _ = users.create_user(
@@ -178,14 +206,25 @@ def seed(app: Flask, simulator, private_key) -> dict[str, str]:
             if role == "admin":
                 AUTHENTICATOR.add(email, users.begin_two_step(user))
                 users.confirm_two_step(user, AUTHENTICATOR.code(email))
+    configure_environment(app, "sandbox", simulator, private_key)
+    return accounts
+
+
+def configure_environment(app: Flask, environment: str, simulator: Simulator, private_key) -> str:
+    """Register a new client with ``simulator`` (as RevenueMonster's merchant portal would)
+    and store its credentials as ``environment``'s; the client ID."""
+    client_id = f"e2e-{environment}-{uuid.uuid4().hex[:8]}"
+    secret = uuid.uuid4().hex
+    simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
+    with app.app_context():
         provider_settings.configure(
-            "sandbox",
+            environment,
             "test",
             client_id=client_id,
             client_secret=secret,
             private_key_pem=keys.private_key_pem(private_key),
         )
-    return accounts
+    return client_id
 
 
 def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
@@ -194,12 +233,40 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
         if server.poll() is not None:
             pytest.fail(f"the dashboard server exited:\n{log.read_text()}")
         try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(url + "/healthz", timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or its workers still starting
         time.sleep(0.2)
     pytest.fail(f"the dashboard server did not start:\n{log.read_text()}")
+
+
+def shared_conftest(config: pytest.Config) -> ModuleType:
+    """tests/conftest.py (whose fixtures these tests use too): ``conftest`` means this file to
+    the e2e tests, so it is found among pytest's plugins."""
+    path = ROOT / "tests" / "conftest.py"
+    for plugin in config.pluginmanager.get_plugins():
+        file = getattr(plugin, "__file__", None)
+        if file is not None and Path(file).resolve() == path:
+            return plugin
+    raise LookupError(f"{path} is not loaded")
+
+
+@pytest.fixture
+def postgres_database(request: pytest.FixtureRequest, tmp_path_factory):
+    """A migrated PostgreSQL database of this test's own (tests/conftest.py's
+    PostgresDatabase), dropped afterwards. PostgreSQL unreachable skips the test, or fails it
+    when DASHBOARD_TEST_REQUIRE_POSTGRES=1."""
+    shared = shared_conftest(request.config)
+    problem = shared.postgres_available()
+    if problem:
+        message = f"PostgreSQL at {shared.PG_ADMIN_URL} is unreachable: {problem}"
+        if shared.REQUIRE_POSTGRES:
+            pytest.fail(message + " (DASHBOARD_TEST_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    database = shared.PostgresDatabase(tmp_path_factory.mktemp("e2e-postgresql"))
+    yield database
+    database.close()
 
 
 @pytest.fixture(scope="session")
@@ -246,10 +313,15 @@ def watched(browser: Browser, live_server: LiveServer):
     contexts = []
     watches: list[PageWatch] = []
 
-    def open_page(viewport: dict[str, int] = DESKTOP, allow_error_status: bool = False) -> Page:
-        context = browser.new_context(base_url=live_server.url, viewport=viewport)
+    def open_page(
+        viewport: dict[str, int] = DESKTOP,
+        allow_error_status: bool = False,
+        server: LiveServer | None = None,  # another server than the shared one
+    ) -> Page:
+        url = (server or live_server).url
+        context = browser.new_context(base_url=url, viewport=viewport)
         contexts.append(context)
-        watch = PageWatch(live_server.url, allow_error_status)
+        watch = PageWatch(url, allow_error_status)
         watches.append(watch)
         page = context.new_page()
         page.on("request", watch.on_request)

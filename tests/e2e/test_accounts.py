@@ -66,7 +66,8 @@ def test_an_admin_enrols_in_two_step_and_signs_in_with_it(watched, live_server):
     for code in recovery_codes.all_inner_texts():
         assert re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", code), code
     page.get_by_role("link", name="I have kept them; continue").click()
-    expect(page).to_have_url(re.compile(r"/send$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # the overview
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
     sign_out(page)
 
     # Signing in now takes a code after the password; a code already used is refused.
@@ -85,7 +86,7 @@ def test_an_admin_enrols_in_two_step_and_signs_in_with_it(watched, live_server):
     expect(page).to_have_url(re.compile(r"/login/two-step$"))
     code_field.fill(AUTHENTICATOR.code(email))
     page.get_by_role("button", name="Verify").click()
-    expect(page).to_have_url(re.compile(r"/send$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # the overview
 
     page.goto("/account")
     two_step = page.get_by_text("Two-step sign-in", exact=True).locator(
@@ -143,7 +144,7 @@ def test_an_admin_creates_a_support_user_who_must_choose_a_password(watched, liv
     new.fill(NEW_PASSWORD)
     repeat.fill(NEW_PASSWORD)
     page.get_by_role("button", name="Change password").click()
-    expect(page).to_have_url(re.compile(r"/send$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # the overview
     expect(page.get_by_role("alert")).to_contain_text("Your password is changed.")
     expect(page.get_by_role("link", name="Nur Aisyah · support")).to_be_visible()
     sign_out(page)
@@ -155,7 +156,7 @@ def test_an_admin_creates_a_support_user_who_must_choose_a_password(watched, liv
         "The email or the password is wrong."
     )
     sign_in(page, email, NEW_PASSWORD)
-    expect(page).to_have_url(re.compile(r"/send$"))
+    expect(page).to_have_url(re.compile(r"/$"))  # the overview
 
     admin.reload()
     expect(row).not_to_contain_text("one-time password")

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 from conftest import screenshot, sign_in
 from playwright.sync_api import expect
@@ -43,7 +44,7 @@ def test_an_auditor_filters_opens_exports_and_checks_the_audit_log(watched, live
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Export CSV").click()
-    exported = open(download.value.path(), "rb").read()
+    exported = Path(download.value.path()).read_bytes()
     lines = exported.decode().splitlines()
     assert len(lines) == 2 and "'+60123452201" in lines[1]
 
