@@ -12,7 +12,7 @@ DEMO_ENV := DASHBOARD_RM_SANDBOX_OAUTH_URL=http://127.0.0.1:$(SIMULATOR_PORT) \
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install install-dev browser run test screenshots lint clean
+.PHONY: install install-dev browser run test screenshots bench lint clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -58,6 +58,13 @@ screenshots: install-dev browser
 	   test-artifacts/screenshots/history-light.png test-artifacts/screenshots/history-dark.png \
 	   test-artifacts/screenshots/result-dark.png test-artifacts/screenshots/send-phone-light.png \
 	   docs/screenshots/
+
+# History at scale against a Flask-Admin view of the same table (1 million rows; see README).
+bench: install-dev
+	$(BIN)/pip install --quiet -e '.[bench]'
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || \
+		echo "wrk is missing (apt-get install wrk): a slower Python load generator is used."
+	$(BIN)/python benchmarks/history.py $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check dashboard tests
