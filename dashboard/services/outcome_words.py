@@ -20,7 +20,7 @@ WAIT_THEN_RETRY = "Wait a few minutes, then send again."
 #: RevenueMonster codes an SMS send can plausibly return (shared/revenuemonster/API.md §5).
 PROVIDER = {
     "SUCCESS": Explanation(
-        "RevenueMonster accepted the SMS for sending. It does not report delivery.",
+        "It does not report delivery.",
         "If the customer gets nothing within a few minutes, send again.",
     ),
     "SMS_FAIL": Explanation("RevenueMonster could not send the SMS.", WAIT_THEN_RETRY),
