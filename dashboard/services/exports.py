@@ -131,15 +131,6 @@ def manifest(event_id: int) -> dict[str, Any] | None:
     }
 
 
-def latest_export_by(user: User) -> int | None:
-    return db.session.scalar(
-        select(AuditEvent.id)
-        .where(AuditEvent.action == ACTION, AuditEvent.actor_id == user.id)
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    )
-
-
 def _csv_line(cells: Any) -> bytes:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow(cells)

@@ -5,7 +5,7 @@ per number and per user, so concurrent sends cannot slip past a cap.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
@@ -42,7 +42,6 @@ class Refusal:
     code: str
     message: str
     retry_at: datetime | None = None
-    details: dict[str, object] = field(default_factory=dict)
 
 
 def current() -> Limits:
