@@ -50,6 +50,9 @@ SETUP_ENDPOINTS = frozenset(
 IDLE_TIMEOUT_SECONDS = 30 * 60
 ABSOLUTE_TIMEOUT_SECONDS = 12 * 60 * 60
 FRESH_SECONDS = 10 * 60
+#: The idle clock is moved on at most this often: re-signing the session cookie on every
+#: request would cost more than the precision is worth.
+SEEN_RESOLUTION_SECONDS = 60
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -133,11 +136,12 @@ def require_sign_in() -> Any:
         flash("Your session expired. Please sign in again.", "info")
         back = request.full_path if request.method == "GET" else None
         return redirect(url_for("auth.login", next=back))
-    session["seen_at"] = now
+    if now - session.get("seen_at", 0) > SEEN_RESOLUTION_SECONDS:
+        session["seen_at"] = now
     if request.endpoint not in SETUP_ENDPOINTS:
         if current_user.must_change_password:
             return redirect(url_for("auth.change_password"))
-        if users.two_step_required(current_user) and not current_user.two_step_enabled:
+        if not current_user.two_step_enabled and users.two_step_required(current_user):
             return redirect(url_for("auth.two_step_setup"))
     return None
 

@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, request
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy.exc import SQLAlchemyError
 
-from .auth.forms import SignOutForm
 from .extensions import db
+from .models import STATUS_WORDS
 from .security import may_use
 from .services import provider_settings
 from .services.messages import GSM7_BASIC, GSM7_EXTENSION
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(common_context)
     app.add_template_filter(utc_time)
     app.add_template_filter(local_time)
+    app.add_template_global(status_badge)
 
 
 def read_viewer_zone() -> None:
@@ -60,13 +62,22 @@ def common_context() -> dict[str, Any]:
     except SQLAlchemyError:  # an error page must still render when the database is down
         db.session.rollback()
         context["active_environment"] = "unknown"
-    if not current_user.is_authenticated:
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
         return context
-    return {
-        **context,
-        "navigation": [(label, ep) for label, ep in NAVIGATION if may_use(current_user, ep)],
-        "sign_out_form": SignOutForm(),
-    }
+    return {**context, "navigation": [(lb, ep) for lb, ep in NAVIGATION if may_use(user, ep)]}
+
+
+def status_badge(status: str) -> Markup:
+    """An attempt's status as a coloured badge (a function rather than a macro: a history page
+    draws up to a hundred of them)."""
+    return _BADGES[status]
+
+
+_BADGES = {
+    status: Markup(f'<span class="badge status-badge status-{status}">{escape(words)}</span>')
+    for status, words in STATUS_WORDS.items()
+}
 
 
 def utc_time(moment: datetime | None) -> str:

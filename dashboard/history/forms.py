@@ -65,6 +65,8 @@ class HistoryFilterForm(FlaskForm):
     )
     after = HiddenField()
 
+    senders: dict[int, str]  # id -> display name, for the sender choices and the rows
+
     def validate_q(self, field):  # type: ignore[no-untyped-def]
         digits = "".join(ch for ch in field.data or "" if ch.isdigit())
         if self.match.data == "contains" and 0 < len(digits) < MIN_CONTAINS_DIGITS:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -18,6 +20,7 @@ from flask_login import current_user
 
 from ..models import utcnow
 from ..security import may_use, roles_required
+from ..templating import local_time
 from ..services import cursors, exports, history, sending, users
 from . import bp
 from .forms import HistoryFilterForm
@@ -28,7 +31,7 @@ def index() -> str | tuple[str, int]:
     form = filter_form()
     if not form.validate():
         return page(form, None, 0), 400
-    sending.reconcile_stale_attempts()
+    sending.reconcile_now_and_then()
     filters = filters_of(form)
     try:
         found = history.search(
@@ -37,15 +40,15 @@ def index() -> str | tuple[str, int]:
     except cursors.BadCursor as error:
         form.after.errors = [str(error)]
         return page(form, None, 0), 400
-    return page(form, found, history.count_up_to(filters))
+    first_and_only = not form.after.data and found.next_cursor is None
+    return page(form, found, len(found.attempts) if first_and_only else history.count_up_to(filters))
 
 
 def filter_form(formdata: Any = None) -> HistoryFilterForm:
     """The filters, read from the URL (or, for an export, from the posted form)."""
     form = HistoryFilterForm(formdata if formdata is not None else request.args)
-    form.sender.choices = [("", "Anyone")] + [
-        (str(u.id), u.display_name) for u in users.all_users()
-    ]
+    form.senders = users.names()
+    form.sender.choices = [("", "Anyone")] + [(str(i), n) for i, n in form.senders.items()]
     return form
 
 
@@ -65,7 +68,6 @@ def filters_of(form: HistoryFilterForm) -> history.Filters:
 
 
 def page(form: HistoryFilterForm, found: history.Page | None, matching: int) -> str:
-    rows = [(a, history.number_for(a, current_user)) for a in found.attempts] if found else []
     next_url = None
     if found and found.next_cursor:
         args: dict[str, Any] = {**request.args.to_dict(), "after": found.next_cursor}
@@ -73,7 +75,7 @@ def page(form: HistoryFilterForm, found: history.Page | None, matching: int) -> 
     return render_template(
         "history/index.html",
         form=form,
-        rows=rows,
+        rows=table_rows(found.attempts, form.senders) if found else [],
         page=found,
         matching=matching,
         shown_as_many=history.SHOWN_AS_MANY,
@@ -81,6 +83,55 @@ def page(form: HistoryFilterForm, found: history.Page | None, matching: int) -> 
         may_export=may_use(current_user, "history.export"),
         next_url=next_url,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TableRow:
+    """One line of the history table, ready to draw."""
+
+    url: str
+    resend_url: str
+    day: str
+    time: str  # with the viewer's zone named
+    number: str  # as this viewer may see it
+    status: str
+    response_code: str
+    environment: str
+    sender: str
+
+
+def table_rows(attempts: list[Any], senders: dict[int, str]) -> list[TableRow]:
+    """The page's rows prepared in one pass: the table is most of this page's cost, and
+    plain values draw several times faster than lookups and calls from the template."""
+    viewer = current_user._get_current_object()
+    attempt_url, resend_url = _url_maker("sms.attempt"), _url_maker("sms.resend")
+    rows = []
+    for a in attempts:
+        day, _, time = local_time(a.created_at).partition(" ")
+        rows.append(
+            TableRow(
+                url=attempt_url(a.public_id),
+                resend_url=resend_url(a.public_id),
+                day=day,
+                time=time,
+                number=history.number_for(a, viewer),
+                status=a.status,
+                response_code=a.response_code or "",
+                environment=a.environment,
+                sender=senders.get(a.user_id, ""),
+            )
+        )
+    return rows
+
+
+def _url_maker(endpoint: str) -> Callable[[str], str]:
+    """``url_for(endpoint, public_id=…)`` for a page of rows: built once, filled in per row
+    (url_for costs more than drawing a row). Public ids are UUIDs: nothing to quote."""
+    before, after = url_for(endpoint, public_id=_MARK).split(_MARK)
+    return lambda public_id: f"{before}{public_id}{after}"
+
+
+_MARK = "0-public-id-0"
 
 
 @bp.route("/history/export", methods=["POST"])

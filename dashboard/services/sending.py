@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import delete, select, update
 
 from ..database import end_read_transaction, write_transaction
@@ -61,6 +62,22 @@ def send_verification_code(user: User, request: SendRequest, *, client_ip: str |
 #: A pending attempt older than this lost its process mid-call (it can run for at most the send
 #: budget): its outcome is unknown.
 STALE_AFTER = timedelta(seconds=provider_settings.SEND_BUDGET_SECONDS + 60)
+
+
+#: How often, at most, a web process looks for interrupted attempts while serving pages.
+RECONCILE_EVERY = timedelta(minutes=1)
+
+
+def reconcile_now_and_then() -> None:
+    """Reconcile from a page view, at most once a minute per app: history is read many times
+    a second, and an interrupted attempt only needs to turn ``unknown`` soon after it goes
+    stale, not at every read."""
+    now = utcnow()
+    state = current_app.extensions.setdefault("dashboard.reconcile", {"next": now})
+    if now < state["next"]:
+        return
+    state["next"] = now + RECONCILE_EVERY
+    reconcile_stale_attempts()
 
 
 def reconcile_stale_attempts() -> int:
