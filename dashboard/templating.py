@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, g, request
 from flask_login import current_user
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
@@ -75,7 +75,7 @@ def status_badge(status: str) -> Markup:
 
 
 _BADGES = {
-    status: Markup(f'<span class="badge status-badge status-{status}">{escape(words)}</span>')
+    status: Markup('<span class="badge status-badge status-{}">{}</span>').format(status, words)
     for status, words in STATUS_WORDS.items()
 }
 

@@ -20,8 +20,8 @@ from flask_login import current_user
 
 from ..models import utcnow
 from ..security import may_use, roles_required
-from ..templating import local_time
 from ..services import cursors, exports, history, sending, users
+from ..templating import local_time
 from . import bp
 from .forms import HistoryFilterForm
 
@@ -40,8 +40,8 @@ def index() -> str | tuple[str, int]:
     except cursors.BadCursor as error:
         form.after.errors = [str(error)]
         return page(form, None, 0), 400
-    first_and_only = not form.after.data and found.next_cursor is None
-    return page(form, found, len(found.attempts) if first_and_only else history.count_up_to(filters))
+    everything = not form.after.data and found.next_cursor is None  # one page holds all
+    return page(form, found, len(found.attempts) if everything else history.count_up_to(filters))
 
 
 def filter_form(formdata: Any = None) -> HistoryFilterForm:

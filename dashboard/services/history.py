@@ -98,7 +98,7 @@ def search(filters: Filters, *, cursor: str | None = None, limit: int = PAGE_SIZ
     statement = query(filters).with_only_columns(*ROW_COLUMNS).limit(limit + 1)
     if cursor:
         statement = statement.where(Attempt.id < read_cursor(cursor))
-    rows = list(db.session.execute(statement))
+    rows: list[Row[Any]] = list(db.session.execute(statement))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, make_cursor(rows[-1].id) if more and rows else None)
