@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Select, func, select, text
+from sqlalchemy import Row, Select, column, func, select, table
 
 from ..extensions import db
 from ..models import Attempt, User
@@ -84,20 +84,37 @@ class Page:
     next_cursor: str | None  # opaque, signed: the keyset position of the next (older) page
 
 
-def query(filters: Filters) -> Select[Any]:
-    """The attempts matching ``filters``, newest first."""
-    statement = select(Attempt).order_by(Attempt.id.desc())
-    for condition in _conditions(filters):
-        statement = statement.where(condition)
-    return statement
+#: SQLite's FTS5 trigram index of the searchable text of attempts (migration 0002).
+SEARCH_INDEX = table("search_attempts", column("rowid"), column("phone_e164"), column("reason"))
+
+
+def query(filters: Filters, *, before: int | None = None) -> Select[Any]:
+    """The attempts matching ``filters`` (older than id ``before``), newest first.
+
+    On SQLite a substring search is driven from the FTS5 index, in its own rowid order (the
+    attempt's id): the database then stops at the page's last row instead of collecting every
+    match of a common substring first (0.2 ms instead of 375 ms for digits found in a fifth of
+    a million numbers)."""
+    statement = select(Attempt)
+    key: Any = Attempt.id  # the keyset: attempts' id, or the same id as the index's rowid
+    conditions = _conditions(filters)
+    substrings = _substrings(filters)
+    if substrings and db.session.get_bind().dialect.name == "sqlite":
+        statement = statement.join(SEARCH_INDEX, SEARCH_INDEX.c.rowid == Attempt.id)
+        key = SEARCH_INDEX.c.rowid
+        conditions += [_like(SEARCH_INDEX.c[name], needle) for name, needle in substrings]
+    else:
+        conditions += [_like(getattr(Attempt, name), needle) for name, needle in substrings]
+    if before is not None:
+        conditions.append(key < before)
+    return statement.where(*conditions).order_by(key.desc())
 
 
 def search(filters: Filters, *, cursor: str | None = None, limit: int = PAGE_SIZE) -> Page:
     """One page of matching attempts. Raises ``cursors.BadCursor`` for a tampered cursor."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    statement = query(filters).with_only_columns(*ROW_COLUMNS).limit(limit + 1)
-    if cursor:
-        statement = statement.where(Attempt.id < read_cursor(cursor))
+    before = read_cursor(cursor) if cursor else None
+    statement = query(filters, before=before).with_only_columns(*ROW_COLUMNS).limit(limit + 1)
     rows: list[Row[Any]] = list(db.session.execute(statement))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -107,9 +124,7 @@ def search(filters: Filters, *, cursor: str | None = None, limit: int = PAGE_SIZ
 def count_up_to(filters: Filters, cap: int = SHOWN_AS_MANY) -> int:
     """How many attempts match, counting no further than ``cap`` (an exact count of millions
     of rows on every page view is what makes admin listings slow)."""
-    limited = (
-        query(filters).with_only_columns(Attempt.id).limit(cap + 1)
-    )  # newest first: stops early
+    limited = query(filters).with_only_columns(Attempt.id).limit(cap + 1)  # newest first
     return int(db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0)
 
 
@@ -124,7 +139,7 @@ def read_cursor(cursor: str) -> int:
 def _conditions(filters: Filters) -> list[Any]:
     found: list[Any] = []
     digits = filters.digits
-    if digits:
+    if digits and filters.match != "contains":
         found.append(_number_condition(digits, filters.match))
     if filters.status:
         found.append(Attempt.status == filters.status)
@@ -141,8 +156,16 @@ def _conditions(filters: Filters) -> list[Any]:
     if filters.date_to:
         end = _start_of(filters.date_to + timedelta(days=1), filters.zone)
         found.append(Attempt.id < _first_id_at_or_after(end))
+    return found
+
+
+def _substrings(filters: Filters) -> list[tuple[str, str]]:
+    """The (column, text) pairs searched by substring, which the trigram indexes serve."""
+    found = []
+    if filters.digits and filters.match == "contains":
+        found.append(("phone_e164", filters.digits))
     if filters.reason.strip():
-        found.append(_contains(Attempt.reason, "reason", filters.reason.strip()))
+        found.append(("reason", filters.reason.strip()))
     return found
 
 
@@ -151,28 +174,22 @@ def _number_condition(digits: str, match: str) -> Any:
         return Attempt.phone_e164 == f"+{digits}"
     if match == "starts":
         return (Attempt.phone_e164 >= f"+{digits}") & (Attempt.phone_e164 < f"+{_next(digits)}")
-    if match == "contains":
-        return _contains(Attempt.phone_e164, "phone_e164", digits)
     reversed_digits = digits[::-1]
     return (Attempt.phone_reversed >= reversed_digits) & (
         Attempt.phone_reversed < _next(reversed_digits)
     )
 
 
-def _contains(column: Any, name: str, needle: str) -> Any:
-    """A substring test served by the trigram index of each database. LIKE's wildcards in
+def _like(target: Any, needle: str) -> Any:
+    """A substring test that the trigram index of each database serves. LIKE's wildcards in
     ``needle`` are taken literally; only then is an ESCAPE clause added, because FTS5 cannot
-    use its trigram index for a LIKE that has one."""
+    use its trigram index for a LIKE that has one. (SQLite's LIKE ignores ASCII case, as
+    PostgreSQL's ILIKE does.)"""
     special = any(ch in needle for ch in "%_\\")
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = f"%{escaped}%"
     if db.session.get_bind().dialect.name == "postgresql":
-        return column.ilike(pattern, escape="\\")
-    escape = " ESCAPE '\\'" if special else ""
-    matches = text(
-        f"SELECT rowid FROM search_attempts WHERE {name} LIKE :pattern{escape}"  # noqa: S608
-    ).bindparams(pattern=pattern)
-    return Attempt.id.in_(matches)
+        return target.ilike(f"%{escaped}%", escape="\\")
+    return target.like(f"%{escaped}%", escape="\\" if special else None)
 
 
 def _next(digits: str) -> str:
