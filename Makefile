@@ -34,7 +34,7 @@ run: install
 	@$(FLASK) simulator --port $(SIMULATOR_PORT) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(DEMO_ENV) $(BIN)/gunicorn --workers 2 --timeout 30 --bind 127.0.0.1:$(PORT) \
-		--access-logfile - 'dashboard:create_app()'
+		--access-logfile - 'dashboard:create_app(migrations=False)'
 
 # The browser tests drive Debian's Chromium (never a browser download).
 browser:

@@ -917,7 +917,12 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
             "PEER_DATABASE_URL": url,
         }
         ours = start_server(
-            "dashboard", "dashboard:create_app()", env, workdir, args.workers, args.threads
+            "dashboard",
+            "dashboard:create_app(migrations=False)",
+            env,
+            workdir,
+            args.workers,
+            args.threads,
         )
         servers.append(ours)
         peer = start_server(

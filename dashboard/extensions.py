@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
@@ -21,7 +20,6 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
-migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()  # serves Bootstrap's files from our own origin (BOOTSTRAP_SERVE_LOCAL)

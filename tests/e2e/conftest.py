@@ -175,7 +175,7 @@ def serve(config: dict[str, object], workdir: Path, workers: int = 2) -> Iterato
                 str(workdir / "access.log"),
                 "--access-logformat",
                 "%(p)s %(r)s %(s)s",
-                "dashboard:create_app()",
+                "dashboard:create_app(migrations=False)",
             ],
             cwd=ROOT,
             env=env,
