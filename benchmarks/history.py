@@ -1017,7 +1017,9 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
                         f"SELECT id FROM attempts WHERE {case.where} ORDER BY id DESC"
                         f" LIMIT 1 OFFSET {offset - 1}"
                     )
-                    ours_q["after"] = history.make_cursor(int(last_id))
+                    # as the "Older attempts" link has it: the first page's count rides along
+                    carried = min(matches, history.SHOWN_AS_MANY + 1)
+                    ours_q["after"] = history.make_cursor(int(last_id), carried)
                     peer_q["page"] = str(offset // PAGE)
                 ours_url = ours.base + "/history" + ("?" + urlencode(ours_q) if ours_q else "")
                 peer_url = (

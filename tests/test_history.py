@@ -97,7 +97,7 @@ def test_a_tampered_cursor_is_a_clear_400(app, auditor, make_user):
     with app.app_context():
         from dashboard.services.history import make_cursor
 
-        good = make_cursor(3)
+        good = make_cursor(3, 3)
     assert auditor.get(f"/history?after={good}").status_code == 200
     for bad in (good[:-2] + "xx", "abc", "MTAw", "NQ." + good.split(".", 1)[1]):
         response = auditor.get(f"/history?after={bad}")

@@ -72,6 +72,12 @@ def test_a_page_of_a_hundred_rows_runs_the_queries_of_a_page_of_one(app, auditor
     assert page.count('class="badge status-badge') == 100
     assert len(hundred) == len(one) <= 5  # user, settings, senders, the page, its count
     assert sum("FROM settings" in s for s in hundred) == 1
+    older = re.search(r'href="(/history\?[^"]+)">Older attempts', page).group(1)
+    with selects(app) as deeper:
+        second = auditor.get(older.replace("&amp;", "&")).get_data(as_text=True)
+    assert len(deeper) == len(hundred) - 1  # the count rides along in the cursor
+    assert "120 attempts" in page and "120 attempts" in second
+    assert second.count('class="badge status-badge') == 20
 
 
 def test_paging_a_common_substring_visits_every_match_once_newest_first(app, auditor):

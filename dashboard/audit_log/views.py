@@ -51,7 +51,8 @@ def index() -> str | tuple[str, int]:
         statement = statement.where(AuditEvent.created_at < end)
     if form.after.data:
         try:
-            statement = statement.where(AuditEvent.id < cursors.read(form.after.data, kind="audit"))
+            (before,) = cursors.read(form.after.data, kind="audit")
+            statement = statement.where(AuditEvent.id < before)
         except cursors.BadCursor as error:
             form.after.errors = [str(error)]
             return render_template("audit_log/index.html", form=form, events=[], chain=None), 400

@@ -30,7 +30,7 @@ from .forms import HistoryFilterForm
 def index() -> str | tuple[str, int]:
     form = filter_form()
     if not form.validate():
-        return page(form, None, 0), 400
+        return page(form, None), 400
     sending.reconcile_now_and_then()
     filters = filters_of(form)
     try:
@@ -39,9 +39,8 @@ def index() -> str | tuple[str, int]:
         )
     except cursors.BadCursor as error:
         form.after.errors = [str(error)]
-        return page(form, None, 0), 400
-    everything = not form.after.data and found.next_cursor is None  # one page holds all
-    return page(form, found, len(found.attempts) if everything else history.count_up_to(filters))
+        return page(form, None), 400
+    return page(form, found)
 
 
 def filter_form(formdata: Any = None) -> HistoryFilterForm:
@@ -67,7 +66,7 @@ def filters_of(form: HistoryFilterForm) -> history.Filters:
     )
 
 
-def page(form: HistoryFilterForm, found: history.Page | None, matching: int) -> str:
+def page(form: HistoryFilterForm, found: history.Page | None) -> str:
     next_url = None
     if found and found.next_cursor:
         args: dict[str, Any] = {**request.args.to_dict(), "after": found.next_cursor}
@@ -77,7 +76,7 @@ def page(form: HistoryFilterForm, found: history.Page | None, matching: int) -> 
         form=form,
         rows=table_rows(found.attempts, form.senders) if found else [],
         page=found,
-        matching=matching,
+        matching=found.matching if found else 0,
         shown_as_many=history.SHOWN_AS_MANY,
         may_resend=may_use(current_user, "sms.resend"),
         may_export=may_use(current_user, "history.export"),
@@ -141,7 +140,7 @@ def export() -> Response | tuple[str, int]:
     form = filter_form(request.form)
     fmt = request.form.get("format", "")
     if fmt not in exports.FORMATS or not form.validate():
-        return page(form, None, 0), 400
+        return page(form, None), 400
     filters = filters_of(form)
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     return Response(

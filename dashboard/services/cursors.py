@@ -10,18 +10,25 @@ class BadCursor(ValueError):
     """A page link that was not made here (edited, or from another deployment)."""
 
 
-def make(last_id: int, *, kind: str) -> str:
-    return _serializer(kind).dumps(last_id)
+def make(last_id: int, *extra: int, kind: str) -> str:
+    """A cursor for the rows after ``last_id``, carrying ``extra`` numbers along."""
+    return _serializer(kind).dumps([last_id, *extra])
 
 
-def read(cursor: str, *, kind: str) -> int:
+def read(cursor: str, *, kind: str, size: int = 1) -> list[int]:
+    """The ``size`` numbers a cursor of ``kind`` carries: a row id (>= 1), then the extras."""
     try:
-        value = _serializer(kind).loads(cursor)
+        values = _serializer(kind).loads(cursor)
     except BadSignature:
         raise BadCursor("That page link is not valid.") from None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+    if (
+        not isinstance(values, list)
+        or len(values) != size
+        or not all(type(v) is int and v >= 0 for v in values)
+        or values[0] < 1
+    ):
         raise BadCursor("That page link is not valid.")
-    return value
+    return values
 
 
 def _serializer(kind: str) -> URLSafeSerializer:

@@ -81,7 +81,8 @@ ROW_COLUMNS = (
 @dataclass(frozen=True)
 class Page:
     attempts: list[Row[Any]]  # of ROW_COLUMNS
-    next_cursor: str | None  # opaque, signed: the keyset position of the next (older) page
+    matching: int  # how many attempts match, up to SHOWN_AS_MANY + 1
+    next_cursor: str | None  # opaque, signed: where the next (older) page starts
 
 
 #: SQLite's FTS5 trigram index of the searchable text of attempts (migration 0002).
@@ -111,14 +112,18 @@ def query(filters: Filters, *, before: int | None = None) -> Select[Any]:
 
 
 def search(filters: Filters, *, cursor: str | None = None, limit: int = PAGE_SIZE) -> Page:
-    """One page of matching attempts. Raises ``cursors.BadCursor`` for a tampered cursor."""
+    """One page of matching attempts, and how many match: counted for the first page (not at
+    all when it holds every match) and carried by the cursor to the next ones, so paging on
+    costs one query. Raises ``cursors.BadCursor`` for a tampered cursor."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    before = read_cursor(cursor) if cursor else None
+    before, matching = read_cursor(cursor) if cursor else (None, None)
     statement = query(filters, before=before).with_only_columns(*ROW_COLUMNS).limit(limit + 1)
     rows: list[Row[Any]] = list(db.session.execute(statement))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, make_cursor(rows[-1].id) if more and rows else None)
+    if matching is None:
+        matching = count_up_to(filters) if more else len(rows)
+    return Page(rows, matching, make_cursor(rows[-1].id, matching) if more else None)
 
 
 def count_up_to(filters: Filters, cap: int = SHOWN_AS_MANY) -> int:
@@ -128,12 +133,13 @@ def count_up_to(filters: Filters, cap: int = SHOWN_AS_MANY) -> int:
     return int(db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0)
 
 
-def make_cursor(last_id: int) -> str:
-    return cursors.make(last_id, kind="history")
+def make_cursor(last_id: int, matching: int) -> str:
+    return cursors.make(last_id, matching, kind="history")
 
 
-def read_cursor(cursor: str) -> int:
-    return cursors.read(cursor, kind="history")
+def read_cursor(cursor: str) -> tuple[int, int]:
+    last_id, matching = cursors.read(cursor, kind="history", size=2)
+    return last_id, matching
 
 
 def _conditions(filters: Filters) -> list[Any]:
