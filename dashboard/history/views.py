@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlalchemy import Row
 
 from ..models import utcnow
 from ..security import may_use, roles_required
@@ -99,7 +100,7 @@ class TableRow:
     sender: str
 
 
-def table_rows(attempts: list[Any], senders: dict[int, str]) -> list[TableRow]:
+def table_rows(attempts: list[Row[Any]], senders: dict[int, str]) -> list[TableRow]:
     """The page's rows prepared in one pass: the table is most of this page's cost, and
     plain values draw several times faster than lookups and calls from the template."""
     viewer = current_user._get_current_object()

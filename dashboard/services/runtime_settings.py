@@ -20,14 +20,14 @@ def get(key: str, default: Any) -> Any:
     if not has_request_context():
         row = db.session.get(Setting, key)
         return row.value if row is not None else default
-    if "settings" not in g:
-        g.settings = dict(db.session.execute(select(Setting.key, Setting.value)).all())
-    return g.settings.get(key, default)
+    if "runtime_settings" not in g:
+        g.runtime_settings = dict(db.session.execute(select(Setting.key, Setting.value)).all())
+    return g.runtime_settings.get(key, default)
 
 
 def put(key: str, value: Any, actor: audit.Actor) -> Any:
     """Store ``value`` in the caller's write transaction; return the previous value (or None)."""
-    g.pop("settings", None)  # read again after this change, committed or rolled back
+    g.pop("runtime_settings", None)  # read again after this change, committed or rolled back
     row = db.session.get(Setting, key)
     label = audit.actor_label(actor)
     previous = row.value if row is not None else None
