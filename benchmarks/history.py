@@ -704,6 +704,22 @@ class Case:
     depths: tuple[float, ...] = (0.0,)
 
 
+def filters_for(app: Any, query: dict[str, str]) -> Any:
+    """The filters the history page reads from ``query`` (wrk sends no time-zone cookie: UTC)."""
+    from zoneinfo import ZoneInfo
+
+    from flask import g
+
+    from dashboard.history.views import filter_form, filters_of
+
+    with app.test_request_context("/history", query_string=query):
+        g.viewer_zone = ZoneInfo("UTC")
+        form = filter_form()
+        if not form.validate():
+            raise RuntimeError(f"the history page refuses {query}: {form.errors}")
+        return filters_of(form)
+
+
 def build_cases(con_query: Any, data: Dataset, senders: list[int], peer_flt: dict) -> list[Case]:
     """The filters of the history page and the peer's nearest equivalent, on this data."""
     # A number that exists, and digits taken from it.
@@ -1019,7 +1035,8 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
                     )
                     # as the "Older attempts" link has it: the first page's count rides along
                     carried = min(matches, history.SHOWN_AS_MANY + 1)
-                    ours_q["after"] = history.make_cursor(int(last_id), carried)
+                    filters = filters_for(app, case.ours)
+                    ours_q["after"] = history.make_cursor(int(last_id), carried, filters)
                     peer_q["page"] = str(offset // PAGE)
                 ours_url = ours.base + "/history" + ("?" + urlencode(ours_q) if ours_q else "")
                 peer_url = (

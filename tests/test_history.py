@@ -95,9 +95,9 @@ def test_a_tampered_cursor_is_a_clear_400(app, auditor, make_user):
     for _ in range(3):
         add_attempt(app, "agent@example.com", "163877652")
     with app.app_context():
-        from dashboard.services.history import make_cursor
+        from dashboard.services.history import Filters, make_cursor
 
-        good = make_cursor(3, 3)
+        good = make_cursor(3, 3, Filters())
     assert auditor.get(f"/history?after={good}").status_code == 200
     for bad in (good[:-2] + "xx", "abc", "MTAw", "NQ." + good.split(".", 1)[1]):
         response = auditor.get(f"/history?after={bad}")

@@ -135,3 +135,12 @@ def test_the_idle_clock_is_re_signed_at_most_once_a_minute(app, auditor):
         assert "Set-Cookie" not in auditor.get("/history").headers
         clock.tick(timedelta(seconds=31))
         assert "session=" in auditor.get("/history").headers.get("Set-Cookie", "")
+
+
+def test_a_cursor_moved_to_other_filters_counts_them_afresh(app, auditor):
+    add_attempts(app, 60, number="123456789")
+    add_attempts(app, 5, number="191234567")
+    first = auditor.get("/history").get_data(as_text=True)
+    older = re.search(r'href="/history\?after=([^"&]+)"', first).group(1)
+    edited = auditor.get(f"/history?q=4567&after={older}").get_data(as_text=True)
+    assert "65 attempts" in first and "5 attempts" in edited

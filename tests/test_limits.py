@@ -107,6 +107,29 @@ def test_paused_sending_is_explained_and_blocks(app, support, sandbox, simulator
     assert simulator.simulator.sms_requests == before
 
 
+def test_settings_read_before_the_lock_are_read_again_under_it(app):
+    """A request keeps the settings it read for the rest of its transaction, but the write
+    transaction that records a send starts a new one: a pause committed meanwhile by another
+    worker is seen there, and a rolled-back change is not seen after."""
+    from dashboard.database import end_read_transaction
+    from dashboard.services import provider_settings, runtime_settings
+
+    set_limits(app, paused=False)
+    with app.test_request_context("/send", method="POST"):
+        assert limits.current().paused is False  # the send view's first look
+        with app.app_context():  # another worker, with its own session, pauses sending
+            set_limits(app, paused=True, paused_reason="Incident")
+        assert limits.current().paused is False  # the same read transaction
+        end_read_transaction()
+        with write_transaction(limits.SETTING):
+            assert limits.current().paused is True
+        with pytest.raises(RuntimeError), write_transaction():
+            runtime_settings.put(provider_settings.ACTIVE_ENVIRONMENT, "x", "test")
+            assert provider_settings.active_environment() == "x"
+            raise RuntimeError("rolled back")
+        assert provider_settings.active_environment() == "sandbox"
+
+
 def test_admins_change_limits_on_their_page_and_it_is_audited(app, client, make_user):
     make_user("boss@example.com", "admin")
     sign_in(client, "boss@example.com")

@@ -9,6 +9,8 @@ number; "contains" uses the trigram index (FTS5 on SQLite, pg_trgm on PostgreSQL
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -116,14 +118,14 @@ def search(filters: Filters, *, cursor: str | None = None, limit: int = PAGE_SIZ
     all when it holds every match) and carried by the cursor to the next ones, so paging on
     costs one query. Raises ``cursors.BadCursor`` for a tampered cursor."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    before, matching = read_cursor(cursor) if cursor else (None, None)
+    before, matching = read_cursor(cursor, filters) if cursor else (None, None)
     statement = query(filters, before=before).with_only_columns(*ROW_COLUMNS).limit(limit + 1)
     rows: list[Row[Any]] = list(db.session.execute(statement))
     more = len(rows) > limit
     rows = rows[:limit]
-    if matching is None:
-        matching = count_up_to(filters) if more else len(rows)
-    return Page(rows, matching, make_cursor(rows[-1].id, matching) if more else None)
+    if matching is None:  # a first page that holds every match has counted them already
+        matching = len(rows) if before is None and not more else count_up_to(filters)
+    return Page(rows, matching, make_cursor(rows[-1].id, matching, filters) if more else None)
 
 
 def count_up_to(filters: Filters, cap: int = SHOWN_AS_MANY) -> int:
@@ -133,13 +135,19 @@ def count_up_to(filters: Filters, cap: int = SHOWN_AS_MANY) -> int:
     return int(db.session.scalar(select(func.count()).select_from(limited.subquery())) or 0)
 
 
-def make_cursor(last_id: int, matching: int) -> str:
-    return cursors.make(last_id, matching, kind="history")
+def make_cursor(last_id: int, matching: int, filters: Filters) -> str:
+    return cursors.make(last_id, matching, _fingerprint(filters), kind="history")
 
 
-def read_cursor(cursor: str) -> tuple[int, int]:
-    last_id, matching = cursors.read(cursor, kind="history", size=2)
-    return last_id, matching
+def read_cursor(cursor: str, filters: Filters) -> tuple[int, int | None]:
+    """Where the page starts, and the count carried along: ``None`` when the cursor was made
+    for other filters (an edited link), which must be counted afresh."""
+    last_id, matching, fingerprint = cursors.read(cursor, kind="history", size=3)
+    return last_id, matching if fingerprint == _fingerprint(filters) else None
+
+
+def _fingerprint(filters: Filters) -> int:
+    return zlib.crc32(json.dumps(filters.describe(), sort_keys=True).encode())
 
 
 def _conditions(filters: Filters) -> list[Any]:
