@@ -23,7 +23,7 @@ from dashboard.services.users import find_by_email
 
 
 def add_attempts(app, count: int, *, number: str = "123456789", **fields) -> None:
-    """``count`` attempts by the auditor's colleague, oldest first."""
+    """``count`` attempts to ``number``, sent (for the test's sake) by the auditor."""
     parsed = parse_mobile_number("60", number)
     with app.app_context():
         sender = find_by_email("auditor@example.com")

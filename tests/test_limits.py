@@ -117,8 +117,8 @@ def test_settings_read_before_the_lock_are_read_again_under_it(app):
     set_limits(app, paused=False)
     with app.test_request_context("/send", method="POST"):
         assert limits.current().paused is False  # the send view's first look
-        with app.app_context():  # another worker, with its own session, pauses sending
-            set_limits(app, paused=True, paused_reason="Incident")
+        # another worker (set_limits has its own app context and session) pauses sending
+        set_limits(app, paused=True, paused_reason="Incident")
         assert limits.current().paused is False  # the same read transaction
         end_read_transaction()
         with write_transaction(limits.SETTING):
@@ -186,6 +186,19 @@ def test_admins_manage_templates_and_agents_pick_them(app, client, make_user):
     assert query_scalar(app, actions) == 2
 
 
+def resend(client, public_id: str, form: str, *, reason: str):
+    """Submit the resend ``form`` (its page's HTML) of attempt ``public_id``."""
+    return client.post(
+        f"/attempts/{public_id}/resend",
+        data={
+            "reason": reason,
+            "message": "Code {code}",
+            "idempotency_key": KEY_RE.search(form).group(1),
+            "csrf_token": csrf_token(form),
+        },
+    )
+
+
 def test_resend_makes_a_new_attempt_linked_both_ways(app, support, sandbox, simulator):
     set_limits(app, cooldown_seconds=0)
     first = result_page(support, send(support))
@@ -193,15 +206,7 @@ def test_resend_makes_a_new_attempt_linked_both_ways(app, support, sandbox, simu
     assert f"/attempts/{first_id}/resend" in first
     form = support.get(f"/attempts/{first_id}/resend").get_data(as_text=True)
     assert "Resend a code to +60 16-387 7652" in form
-    response = support.post(
-        f"/attempts/{first_id}/resend",
-        data={
-            "reason": "Customer got nothing",
-            "message": "Code {code}",
-            "idempotency_key": KEY_RE.search(form).group(1),
-            "csrf_token": csrf_token(form),
-        },
-    )
+    response = resend(support, first_id, form, reason="Customer got nothing")
     second = result_page(support, response)
     assert "Accepted" in second and "Resend of" in second
     assert query_scalar(app, "SELECT resend_of_id FROM attempts WHERE id = 2") == 1
@@ -218,15 +223,7 @@ def test_resend_is_under_the_same_limits(app, support, sandbox):
     send(support)
     first_id = query_scalar(app, "SELECT public_id FROM attempts")
     form = support.get(f"/attempts/{first_id}/resend").get_data(as_text=True)
-    response = support.post(
-        f"/attempts/{first_id}/resend",
-        data={
-            "reason": "again",
-            "message": "Code {code}",
-            "idempotency_key": KEY_RE.search(form).group(1),
-            "csrf_token": csrf_token(form),
-        },
-    )
+    response = resend(support, first_id, form, reason="again")
     assert "LIMIT_COOLDOWN" in result_page(support, response)
 
 

@@ -26,7 +26,6 @@ from .phone_numbers import display
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
-MATCHES = ("ends", "starts", "contains", "exact")
 MIN_CONTAINS_DIGITS = 3
 SHOWN_AS_MANY = 1000  # beyond this, "1,000+" instead of an exact count
 
