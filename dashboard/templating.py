@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -84,8 +84,9 @@ def utc_time(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
 
 
-def local_time(moment: datetime | None) -> str:
-    """A time in the viewer's zone, with the zone named ("2026-11-26 14:53:18 +08")."""
+def local_time(moment: datetime | None, zone: tzinfo | None = None) -> str:
+    """A time in the viewer's zone (or ``zone``, the same looked up once for a page of rows),
+    with the zone named ("2026-11-26 14:53:18 +08")."""
     if moment is None:
         return ""
-    return moment.astimezone(g.viewer_zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return moment.astimezone(zone or g.viewer_zone).strftime("%Y-%m-%d %H:%M:%S %Z")
