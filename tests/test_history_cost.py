@@ -144,3 +144,46 @@ def test_a_cursor_moved_to_other_filters_counts_them_afresh(app, auditor):
     older = re.search(r'href="/history\?after=([^"&]+)"', first).group(1)
     edited = auditor.get(f"/history?q=4567&after={older}").get_data(as_text=True)
     assert "65 attempts" in first and "5 attempts" in edited
+
+
+def count_shown(page: str) -> str:
+    return re.search(r"data-matching>([^<]+)<", page).group(1).strip()
+
+
+def test_counts_are_exact_below_the_cap_and_capped_above_it_dense_or_sparse(app, auditor):
+    """A page of dense matches is counted among the ids next to it first (on PostgreSQL),
+    falling back to a plain count when too few lie there; sparse matches are counted plainly.
+    Every way gives the same answer."""
+    for _ in range(12):  # sparse: one match in fifty
+        add_attempts(app, 1, number="123456789")
+        add_attempts(app, 49, number="198765432")
+    sparse = auditor.get("/history?q=345&match=contains&limit=5").get_data(as_text=True)
+    assert count_shown(sparse) == "12 attempts"
+    add_attempts(app, 120, number="123456789")  # dense, but fewer than the cap
+    with selects(app) as seen:
+        dense = auditor.get("/history?q=345&match=contains&limit=50").get_data(as_text=True)
+    assert count_shown(dense) == "132 attempts"
+    windowed = [s for s in seen if "count(" in s and "attempts.id >" in s]
+    assert len(windowed) == (0 if db_kind(app) == "sqlite" else 1)
+    add_attempts(app, history.SHOWN_AS_MANY, number="123456789")  # dense, beyond the cap
+    with selects(app) as seen:
+        many = auditor.get("/history?q=345&match=contains").get_data(as_text=True)
+    assert count_shown(many) == f"{history.SHOWN_AS_MANY:,}+ attempts"
+    assert sum("count(" in s for s in seen) == 1  # the ids next to the page held enough
+
+
+def test_postgresql_plans_each_search_for_its_own_digits(app):
+    """psycopg prepares a statement on its fifth run; PostgreSQL must not then keep one plan
+    for any digits (a common substring and a rare one need different plans)."""
+    with app.app_context():
+        mode = (
+            db.session.execute(text("SHOW plan_cache_mode")).scalar()
+            if db_kind(app) == "postgresql"
+            else None
+        )
+    assert mode == ("force_custom_plan" if db_kind(app) == "postgresql" else None)
+
+
+def db_kind(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
