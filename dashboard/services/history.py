@@ -223,13 +223,16 @@ def _number_condition(digits: str, match: str) -> Any:
 def _like(target: Any, needle: str) -> Any:
     """A substring test that the trigram index of each database serves. LIKE's wildcards in
     ``needle`` are taken literally; only then is an ESCAPE clause added, because FTS5 cannot
-    use its trigram index for a LIKE that has one. (SQLite's LIKE ignores ASCII case, as
-    PostgreSQL's ILIKE does.)"""
+    use its trigram index for a LIKE that has one. Case is ignored: SQLite's LIKE ignores
+    ASCII case; PostgreSQL's ILIKE is used where case can matter (letters), since per row it
+    costs three times LIKE (a deep page of '229' in 7 ms instead of 2)."""
     special = any(ch in needle for ch in "%_\\")
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    if db.session.get_bind().dialect.name == "postgresql":
+    if _on_sqlite():
+        return target.like(f"%{escaped}%", escape="\\" if special else None)
+    if needle.lower() != needle.upper():
         return target.ilike(f"%{escaped}%", escape="\\")
-    return target.like(f"%{escaped}%", escape="\\" if special else None)
+    return target.like(f"%{escaped}%", escape="\\")
 
 
 def _next(digits: str) -> str:
