@@ -849,6 +849,7 @@ class Result:
     matches: int
     ours: Measure | None = None
     peer: Measure | None = None
+    reference: Measure | None = None  # reference_app.py, on the unfiltered cases only
     ours_rows: int = 0
     peer_rows: int = 0
     note: str = ""
@@ -962,6 +963,10 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
             "peer", "peer_admin:create_app()", env, workdir, args.workers, args.threads
         )
         servers.append(peer)
+        reference = start_server(
+            "reference", "reference_app:create_app()", env, workdir, args.workers, args.threads
+        )
+        servers.append(reference)
         cookie = sign_in(ours.base)
         ours_headers = {"Cookie": cookie}
         t = time.perf_counter()
@@ -1025,6 +1030,7 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
                 result = Result(case, depth, matches)
                 ours_q = dict(case.ours)
                 peer_q = dict(case.peer)
+                reference_q = {}
                 if depth:
                     offset = int(matches * depth)
                     if offset < PAGE or offset >= matches:
@@ -1038,27 +1044,33 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
                     filters = filters_for(app, case.ours)
                     ours_q["after"] = history.make_cursor(int(last_id), carried, filters)
                     peer_q["page"] = str(offset // PAGE)
+                    reference_q["before"] = str(last_id)
                 ours_url = ours.base + "/history" + ("?" + urlencode(ours_q) if ours_q else "")
                 peer_url = (
                     peer.base + peer_admin.LIST_URL + ("?" + urlencode(peer_q) if peer_q else "")
                 )
-                for name, target, headers in (
-                    ("ours", ours_url, ours_headers),
-                    ("peer", peer_url, {}),
-                ):
+                runs = [("ours", ours_url, ours_headers), ("peer", peer_url, {})]
+                if not case.ours:  # the reference app lists attempts, unfiltered
+                    reference_url = reference.base + "/history"
+                    if reference_q:
+                        reference_url += "?" + urlencode(reference_q)
+                    runs.append(("reference", reference_url, ours_headers))
+                for name, target, headers in runs:
                     check = requests.get(
                         target, headers=headers, allow_redirects=False, timeout=120
                     )
                     if check.status_code != 200:
                         result.note += f"{name} answered {check.status_code}; "
                         continue
-                    setattr(result, f"{name}_rows", count_rows(check.text, name == "peer"))
+                    if name != "reference":
+                        setattr(result, f"{name}_rows", count_rows(check.text, name == "peer"))
                     for _ in range(args.warmup):
                         requests.get(target, headers=headers, timeout=120)
                     setattr(result, name, load(target, headers))
                 log(
                     f"{kind}: {case.label} @ {depth:.0%}:"
                     f" ours {_fmt(result.ours)} | peer {_fmt(result.peer)}"
+                    + (f" | reference {_fmt(result.reference)}" if result.reference else "")
                 )
                 results.append(result)
         report["results"] = results
@@ -1139,7 +1151,9 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
     out.append(
         f"rows {args.rows:,}; gunicorn {args.workers} workers x {args.threads} thread(s)"
         f" ({'gthread' if args.threads > 1 else 'sync'}) for each app; peer = Flask-Admin"
-        " ModelView (ILIKE search, count(*) + OFFSET paging, 50 rows)"
+        " ModelView (ILIKE search, count(*) + OFFSET paging, 50 rows); reference app ="
+        " PERFORMANCE.md's minimal history page (benchmarks/reference_app.py), to calibrate"
+        " this machine against the targets"
     )
     scale = scale_of(args.rows)
     for rep in reports:
@@ -1212,6 +1226,15 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
                 f"throughput, no filter first page: {plain.rps:.0f} req/s"
                 f" (target >= {THROUGHPUT_TARGET:.0f}): {ok}"
             )
+        for r in rep["results"]:
+            if r.ours and r.reference:
+                depth = "first page" if not r.depth else f"{r.depth:.0%} deep"
+                out.append(
+                    f"reference app, no filter {depth}: p50 {r.reference.p50:.1f}"
+                    f" p95 {r.reference.p95:.1f} ms, {r.reference.rps:.0f} req/s;"
+                    f" ours {r.ours.rps / r.reference.rps:.0%} of its throughput,"
+                    f" p95 {r.ours.p95 / r.reference.p95:.1f}x its own"
+                )
         for name, memory in rep["memory"].items():
             worst = max((rss for rss, _ in memory), default=0)
             ok = "ok" if worst <= RSS_TARGET_MIB else "MISS"
