@@ -13,6 +13,7 @@ from . import audit
 
 TWO_STEP_FOR_EVERYONE = "two_step_for_everyone"
 _CACHE = "runtime_settings"  # in the session's info, for the current transaction only
+_EVERY_SETTING = select(Setting.key, Setting.value)  # built once: read on every page
 
 
 @event.listens_for(Session, "after_transaction_end")
@@ -28,7 +29,7 @@ def get(key: str, default: Any) -> Any:
     cached = db.session().info.get(_CACHE)
     if cached is None:
         cached = db.session().info[_CACHE] = dict(
-            db.session.execute(select(Setting.key, Setting.value)).all()
+            db.session.execute(_EVERY_SETTING).all()
         )
     return cached.get(key, default)
 
