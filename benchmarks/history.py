@@ -1227,7 +1227,7 @@ def print_report(reports: list[dict[str, Any]], args: argparse.Namespace) -> Non
                 f" (target >= {THROUGHPUT_TARGET:.0f}): {ok}"
             )
         for r in rep["results"]:
-            if r.ours and r.reference:
+            if r.ours and r.reference and r.reference.rps and r.reference.p95:
                 depth = "first page" if not r.depth else f"{r.depth:.0%} deep"
                 out.append(
                     f"reference app, no filter {depth}: p50 {r.reference.p50:.1f}"

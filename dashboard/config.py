@@ -179,12 +179,13 @@ def _database_url(value: Any) -> str:
 
 
 def _engine_options(database_url: str) -> dict[str, Any]:
-    """PostgreSQL plans every statement for the values it is given. psycopg prepares a
-    statement on its fifth run, after which PostgreSQL may keep one plan for any value: fine
-    for most queries, wrong for history searches, whose best plan depends on how common the
-    digits are (a generic plan counted '123' in 50 ms, a plan for '123' in 15 ms)."""
+    """PostgreSQL must plan each history search for its own digits, whose best plan depends
+    on how common they are. psycopg would prepare a statement on its fifth run, and
+    PostgreSQL may then settle on one generic plan for any value (it counted '123' in 50 ms,
+    where a plan for '123' took 15). Unprepared statements are also what a transaction
+    pooler such as PgBouncer expects."""
     if database_url.startswith("postgresql"):
-        return {"connect_args": {"options": "-c plan_cache_mode=force_custom_plan"}}
+        return {"connect_args": {"prepare_threshold": None}}
     return {}
 
 

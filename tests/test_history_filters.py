@@ -106,6 +106,9 @@ def found(client, query: str) -> list[str]:
         ("status=accepted&environment=sandbox", ["SUCCESS"]),
         ("q=7652&environment=production&status=accepted", ["SUCCESS"]),
         ("reason=%25_%27", []),  # LIKE's wildcards are taken literally
+        ("reason=t_4", []),  # as a wildcard, "_" would find "Ticket 4711"
+        ("reason=t%254", []),  # and "%" too
+        ("reason=4712", ["SMS_FAIL"]),  # no letters: LIKE on PostgreSQL, not ILIKE
     ],
 )
 def test_every_filter(app, auditor, seeded, query, codes):

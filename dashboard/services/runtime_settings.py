@@ -28,9 +28,7 @@ def get(key: str, default: Any) -> Any:
     three), and a write transaction sees them as they are under its lock."""
     cached = db.session().info.get(_CACHE)
     if cached is None:
-        cached = db.session().info[_CACHE] = dict(
-            db.session.execute(_EVERY_SETTING).all()
-        )
+        cached = db.session().info[_CACHE] = dict(db.session.execute(_EVERY_SETTING).all())
     return cached.get(key, default)
 
 
