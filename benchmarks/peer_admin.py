@@ -102,14 +102,19 @@ def filter_args(view: AttemptView) -> dict[tuple[str, str], str]:
     return found
 
 
-def create_app(database_url: str | None = None) -> Flask:
-    url = database_url or os.environ["PEER_DATABASE_URL"]
+def database_url(given: str | None = None) -> str:
+    """The benchmark's database (``PEER_DATABASE_URL`` unless given), with psycopg 3 named."""
+    url = given or os.environ["PEER_DATABASE_URL"]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def create_app(url: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ.get("PEER_SECRET_KEY", "peer-admin-benchmark-only"),
-        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_DATABASE_URI=database_url(url),
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
     )
     db.init_app(app)

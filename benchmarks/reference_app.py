@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, request
 from flask_login import LoginManager, UserMixin, login_required
 from flask_sqlalchemy import SQLAlchemy
+from peer_admin import database_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 PAGE_SIZE = 50
@@ -81,15 +82,12 @@ def load_user(session_id: str) -> User | None:
     return user if user and user.active and user.session_version == version else None
 
 
-def create_app(database_url: str | None = None) -> Flask:
-    url = database_url or os.environ["PEER_DATABASE_URL"]
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+def create_app(url: str | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ["DASHBOARD_SECRET_KEY"],
         SESSION_COOKIE_NAME="__Host-session",  # the dashboard's, in production mode
-        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_DATABASE_URI=database_url(url),
         SQLALCHEMY_TRACK_MODIFICATIONS=False,
     )
     db.init_app(app)
