@@ -97,7 +97,9 @@ def test_paging_a_common_substring_visits_every_match_once_newest_first(app, aud
 
 def test_sqlite_substring_search_walks_the_trigram_index_newest_first(tmp_path):
     """The planner must start from the FTS5 index in its rowid order (stopping at the page's
-    last row), not collect every match and sort them: 0.2 ms against 375 ms at a million."""
+    last row), not collect every match and sort them: 0.2 ms against 375 ms at a million.
+    The capped count too, and with another filter beside the substring, on a database without
+    statistics (as the app leaves it), where the status index was taken first: 138 s."""
     url = f"sqlite:///{tmp_path / 'plan.sqlite'}"
     migrate(url, tmp_path)
     app = create_app(base_config(url, "http://127.0.0.1:9", tmp_path))
@@ -105,12 +107,16 @@ def test_sqlite_substring_search_walks_the_trigram_index_newest_first(tmp_path):
         for filters in (
             history.Filters(number="6012", match="contains"),
             history.Filters(reason="ticket"),
+            history.Filters(number="229", match="contains", status="failed"),
         ):
-            statement = history.query(filters, before=5000).limit(51)
-            compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-            plan = [row[3] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
-            assert plan[0].startswith("SCAN search_attempts VIRTUAL TABLE"), plan
-            assert not any("TEMP B-TREE" in step for step in plan), plan
+            page = history.query(filters, before=5000).limit(51)
+            count = history.capped_count(history.query(filters), history.SHOWN_AS_MANY + 1)
+            for statement in (page, count):
+                compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+                explained = db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+                plan = [row[3] for row in explained if not row[3].startswith("CO-ROUTINE")]
+                assert plan[0].startswith("SCAN search_attempts VIRTUAL TABLE"), plan
+                assert not any("TEMP B-TREE" in step for step in plan), plan
         db.engine.dispose()
 
 
