@@ -29,6 +29,7 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MIN_CONTAINS_DIGITS = 3
 SHOWN_AS_MANY = 1000  # beyond this, "1,000+" instead of an exact count
+DENSE_SPAN = 50  # a page's matches are dense when one attempt in this many matches, or more
 
 
 @dataclass(frozen=True)
@@ -151,10 +152,6 @@ def count_up_to(filters: Filters, page: list[Row[Any]]) -> int:
         if found == cap or since < 1:  # enough of them, or every id was looked at
             return found
     return _count(query(filters), cap)
-
-
-#: Matches are "dense" when at least one attempt in this many matches.
-DENSE_SPAN = 50
 
 
 def _on_sqlite() -> bool:
