@@ -95,7 +95,7 @@ def test_paging_a_common_substring_visits_every_match_once_newest_first(app, aud
     assert seen == expected
 
 
-def test_sqlite_substring_search_walks_the_trigram_index_newest_first(tmp_path):
+def test_sqlite_searches_start_from_the_index_of_what_is_searched(tmp_path):
     """The planner must start from the FTS5 index in its rowid order (stopping at the page's
     last row), not collect every match and sort them: 0.2 ms against 375 ms at a million.
     The capped count too, and with another filter beside the substring, on a database without
@@ -117,6 +117,16 @@ def test_sqlite_substring_search_walks_the_trigram_index_newest_first(tmp_path):
                 plan = [row[3] for row in explained if not row[3].startswith("CO-ROUTINE")]
                 assert plan[0].startswith("SCAN search_attempts VIRTUAL TABLE"), plan
                 assert not any("TEMP B-TREE" in step for step in plan), plan
+        # Last digits are as rare as their count says: their index goes first, not the
+        # status's in id order (131 ms for 14 matches among 300,000 attempts; now 14 ms).
+        last_digits = history.Filters(number="2998", match="ends", status="accepted")
+        compiled = (
+            history.query(last_digits)
+            .limit(51)
+            .compile(db.engine, compile_kwargs={"literal_binds": True})
+        )
+        plan = [row[3] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+        assert "ix_attempts_phone_reversed_id" in plan[0], plan
         db.engine.dispose()
 
 
