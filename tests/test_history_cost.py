@@ -162,6 +162,11 @@ def test_a_cursor_moved_to_other_filters_counts_them_afresh(app, auditor):
     assert "65 attempts" in first and "5 attempts" in edited
 
 
+def db_kind(app) -> str:
+    with app.app_context():
+        return db.engine.dialect.name
+
+
 def count_shown(page: str) -> str:
     return re.search(r"data-matching>([^<]+)<", page).group(1).strip()
 
@@ -203,8 +208,3 @@ def test_postgresql_plans_each_search_for_its_own_digits(app):
     with app.app_context():
         driver_connection = db.session.connection().connection.dbapi_connection
         assert driver_connection.prepare_threshold is None
-
-
-def db_kind(app) -> str:
-    with app.app_context():
-        return db.engine.dialect.name

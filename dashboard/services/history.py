@@ -107,9 +107,10 @@ def query(filters: Filters, *, before: int | None = None) -> Select[Any]:
     statement = select(Attempt)
     key: Any = Attempt.id  # the keyset: attempts' id, or the same id as the index's rowid
     substrings = _substrings(filters)
-    from_the_index = bool(substrings) and _on_sqlite()
+    on_sqlite = _on_sqlite()
+    from_the_index = on_sqlite and bool(substrings)
     last_digits = filters.match == "ends" and len(filters.digits) >= 3
-    hinted = _on_sqlite() and (from_the_index or last_digits)
+    hinted = on_sqlite and (from_the_index or last_digits)
     conditions = _conditions(filters, hint=func.likely if hinted else None)
     if from_the_index:
         statement = statement.join(SEARCH_INDEX, SEARCH_INDEX.c.rowid == Attempt.id)
@@ -245,9 +246,8 @@ def _like(target: Any, needle: str) -> Any:
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     if _on_sqlite():
         return target.like(f"%{escaped}%", escape="\\" if special else None)
-    if needle.lower() != needle.upper():
-        return target.ilike(f"%{escaped}%", escape="\\")
-    return target.like(f"%{escaped}%", escape="\\")
+    compare = target.ilike if needle.lower() != needle.upper() else target.like
+    return compare(f"%{escaped}%", escape="\\")
 
 
 def _next(digits: str) -> str:
