@@ -10,7 +10,8 @@ Served by gunicorn:
     PEER_DATABASE_URL=sqlite:////tmp/x.sqlite DASHBOARD_SECRET_KEY=... \\
         gunicorn --pythonpath benchmarks 'reference_app:create_app()'
 
-The table is at /history (``?before=<id>`` for a deeper page).
+The table is at /history: ``?before=<id>`` for a deeper page, ``?status=failed`` for one status
+(PERFORMANCE.md measured ``/history?status=failed&before=500000``).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def create_app(url: str | None = None) -> Flask:
         before = request.args.get("before", type=int)
         if before is not None:
             query = query.where(attempts.c.id < before)
+        if status := request.args.get("status"):
+            query = query.where(attempts.c.status == status)
         return table.render(rows=db.session.execute(query).all())
 
     @app.after_request
