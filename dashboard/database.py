@@ -1,4 +1,5 @@
-"""Transactions that writers use: one place that knows how each database serialises them."""
+"""Transactions that writers use: one place that knows how each database serialises them,
+and keeps its planner informed."""
 
 from __future__ import annotations
 
@@ -49,6 +50,14 @@ def end_read_transaction() -> None:
     session = db.session()
     if session.in_transaction():
         session.rollback()
+
+
+def refresh_statistics(table: str) -> None:
+    """ANALYZE ``table`` after a bulk change (a purge), so the planner's estimates follow it:
+    SQLite never gathers statistics by itself; PostgreSQL's autovacuum would, some time later."""
+    end_read_transaction()
+    db.session.execute(text(f'ANALYZE "{table}"'))
+    db.session.commit()
 
 
 #: Search structures kept outside the models (an FTS5 table and its shadow tables on SQLite,

@@ -291,6 +291,22 @@ def test_purge_deletes_by_age_and_is_audited(app, auditor, seeded):
     assert refused.exit_code != 0
 
 
+def test_purge_refreshes_the_planner_statistics(app, seeded):
+    """SQLite never analyzes by itself: after a purge the planner knows the table's new size."""
+    purge = ["attempts", "purge", "--older-than", "1"]
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        assert (
+            query_scalar(app, "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'") == 0
+        )
+        assert "Deleted 3 attempts" in app.test_cli_runner().invoke(args=purge).output
+        assert query_scalar(app, "SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'attempts'") >= 1
+    else:
+        analyses = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'attempts'"
+        before = query_scalar(app, analyses)
+        assert "Deleted 3 attempts" in app.test_cli_runner().invoke(args=purge).output
+        assert query_scalar(app, analyses) == before + 1
+
+
 def test_purge_never_deletes_the_last_30_days_unresolved(app, seeded):
     result = app.test_cli_runner().invoke(args=["attempts", "purge", "--older-than", "1"])
     assert "Deleted 3 attempts" in result.output  # the 4 older than a day, but the unknown one

@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from ..database import end_read_transaction, write_transaction
+from ..database import end_read_transaction, refresh_statistics, write_transaction
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from ..revenuemonster import NotSent, SmsOutcome, Unknown
@@ -133,6 +133,7 @@ def purge_older_than(days: int, actor: audit.Actor) -> int:
             older_than_days=days,
             before=cutoff.isoformat(),
         )
+    refresh_statistics(Attempt.__tablename__)
     return int(deleted or 0)
 
 
