@@ -3,12 +3,16 @@ and keeps its planner informed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import SQLITE_IMMEDIATE, db
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -52,12 +56,16 @@ def end_read_transaction() -> None:
         session.rollback()
 
 
-def refresh_statistics(table: str) -> None:
+def refresh_statistics(table: Table) -> None:
     """ANALYZE ``table`` after a bulk change (a purge), so the planner's estimates follow it:
-    SQLite never gathers statistics by itself; PostgreSQL's autovacuum would, some time later."""
-    end_read_transaction()
-    db.session.execute(text(f'ANALYZE "{table}"'))
-    db.session.commit()
+    SQLite never gathers statistics by itself; PostgreSQL's autovacuum would, some time later.
+    Best effort: the change is committed already, and a failure only keeps the old figures."""
+    name = db.engine.dialect.identifier_preparer.format_table(table)
+    try:
+        with write_transaction():
+            db.session.execute(text(f"ANALYZE {name}"))
+    except SQLAlchemyError:
+        log.warning("database.analyze_failed", extra={"table": table.name}, exc_info=True)
 
 
 #: Search structures kept outside the models (an FTS5 table and its shadow tables on SQLite,

@@ -133,7 +133,7 @@ def purge_older_than(days: int, actor: audit.Actor) -> int:
             older_than_days=days,
             before=cutoff.isoformat(),
         )
-    refresh_statistics(Attempt.__tablename__)
+    refresh_statistics(Attempt.__table__)
     return int(deleted or 0)
 
 
