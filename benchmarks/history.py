@@ -741,7 +741,7 @@ def build_cases(con_query: Any, data: Dataset, senders: list[int], peer_flt: dic
         return peer_flt[(column, op)]
 
     return [
-        Case("no filter", "any", {}, {}, "1=1", (0.0, 0.5, 0.9), {}),
+        Case("no filter", "any", {}, {}, "1=1", (0.0, 0.5, 0.9), reference={}),
         Case(
             f"ends with {last4}",
             "number",
@@ -785,8 +785,7 @@ def build_cases(con_query: Any, data: Dataset, senders: list[int], peer_flt: dic
             {"q": e164, "match": "exact"},
             {"search": "=" + e164},
             f"phone_e164 = '{e164}'",
-            (0.0,),
-            {"phone_e164": e164},
+            reference={"phone_e164": e164},
         ),
         Case(
             "status failed",
@@ -795,7 +794,7 @@ def build_cases(con_query: Any, data: Dataset, senders: list[int], peer_flt: dic
             {f("status", "equals"): "failed"},
             "status = 'failed'",
             (0.0, 0.5, 0.9),
-            {"status": "failed"},
+            reference={"status": "failed"},
         ),
         Case(
             "environment sandbox",
@@ -804,7 +803,7 @@ def build_cases(con_query: Any, data: Dataset, senders: list[int], peer_flt: dic
             {f("environment", "equals"): "sandbox"},
             "environment = 'sandbox'",
             (0.0, 0.9),
-            {"environment": "sandbox"},
+            reference={"environment": "sandbox"},
         ),
         Case(
             "response code SMS_FAIL",
@@ -813,7 +812,7 @@ def build_cases(con_query: Any, data: Dataset, senders: list[int], peer_flt: dic
             {f("response_code", "equals"): "SMS_FAIL"},
             "response_code = 'SMS_FAIL'",
             (0.0, 0.9),
-            {"response_code": "SMS_FAIL"},
+            reference={"response_code": "SMS_FAIL"},
         ),
         Case(
             f"sender {sender}",
@@ -822,7 +821,7 @@ def build_cases(con_query: Any, data: Dataset, senders: list[int], peer_flt: dic
             {f("user_id", "equals"): str(sender)},
             f"user_id = {sender}",
             (0.0, 0.9),
-            {"user_id": str(sender)},
+            reference={"user_id": str(sender)},
         ),
         Case(
             f"one day {day}",
@@ -859,6 +858,7 @@ class Result:
     reference: Measure | None = None  # reference_app.py, where it has the filter
     ours_rows: int = 0
     peer_rows: int = 0
+    reference_rows: int = 0
     note: str = ""
 
 
@@ -1070,11 +1070,12 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
                     if check.status_code != 200:
                         result.note += f"{name} answered {check.status_code}; "
                         continue
-                    if name != "reference":
-                        setattr(result, f"{name}_rows", count_rows(check.text, name == "peer"))
+                    setattr(result, f"{name}_rows", count_rows(check.text, name == "peer"))
                     for _ in range(args.warmup):
                         requests.get(target, headers=headers, timeout=120)
                     setattr(result, name, load(target, headers))
+                if result.reference and result.reference_rows != result.ours_rows:
+                    result.note += f"reference listed {result.reference_rows} rows; "
                 log(
                     f"{kind}: {case.label} @ {depth:.0%}:"
                     f" ours {_fmt(result.ours)} | peer {_fmt(result.peer)}"
