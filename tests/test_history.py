@@ -8,7 +8,7 @@ import uuid
 from support import sign_in
 
 from dashboard.extensions import db
-from dashboard.models import Attempt, utcnow
+from dashboard.models import Attempt, User, utcnow
 from dashboard.services.phone_numbers import parse_mobile_number
 
 
@@ -111,9 +111,14 @@ def test_the_page_size_is_capped(app, auditor):
     assert response.status_code == 400 and "At most 100 rows a page." in response.text
 
 
-def test_provider_text_is_escaped(app, auditor, make_user):
-    make_user("agent@example.com", "support")
+def test_provider_text_and_names_are_escaped(app, auditor, make_user):
+    """The rows are drawn in Python (history.views.table_rows), not by the template's escaping."""
+    user_id = make_user("agent@example.com", "support")
+    with app.app_context():
+        db.session.get(User, user_id).name = '<img src=x onerror="alert(2)">'
+        db.session.commit()
     add_attempt(app, "agent@example.com", "163877652", code="<script>alert(1)</script>")
     page = auditor.get("/history").get_data(as_text=True)
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;" in page
+    assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
+    assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;</td>" in page

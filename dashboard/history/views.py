@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -17,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import Row
 
 from ..models import utcnow
@@ -73,56 +72,58 @@ def page(form: HistoryFilterForm, found: history.Page | None) -> str:
     if found and found.next_cursor:
         args: dict[str, Any] = {**request.args.to_dict(), "after": found.next_cursor}
         next_url = url_for("history.index", **args)
+    may_resend = may_use(current_user, "sms.resend")
     return render_template(
         "history/index.html",
         form=form,
-        rows=table_rows(found.attempts, form.senders) if found else [],
+        rows=table_rows(found.attempts, form.senders, may_resend) if found else [],
         page=found,
         matching=found.matching if found else 0,
         shown_as_many=history.SHOWN_AS_MANY,
-        may_resend=may_use(current_user, "sms.resend"),
+        may_resend=may_resend,
         may_export=may_use(current_user, "history.export"),
         next_url=next_url,
     )
 
 
-@dataclass(frozen=True, slots=True)
-class TableRow:
-    """One line of the history table, ready to draw."""
-
-    url: str
-    resend_url: str
-    day: str
-    time: str  # with the viewer's zone named
-    number: str  # as this viewer may see it
-    badge: Markup  # the status, coloured
-    response_code: str
-    environment: str
-    sender: str
-
-
-def table_rows(attempts: list[Row[Any]], senders: dict[int, str]) -> list[TableRow]:
-    """The page's rows prepared in one pass: the table is most of this page's cost, and
-    plain values draw several times faster than lookups and calls from the template."""
+def table_rows(attempts: list[Row[Any]], senders: dict[int, str], may_resend: bool) -> list[Markup]:
+    """The table's rows as HTML, each filled in from one format string: like ``status_badge``,
+    a function rather than template code, because a page draws up to a hundred rows, which cost
+    nearly a third of it in the template (0.8 ms of 2.8; 0.55 ms this way). Every value is
+    escaped here, as the template would; the badge is markup of our own."""
     viewer, zone = current_user._get_current_object(), g.viewer_zone
     attempt_url, resend_url = _url_maker("sms.attempt"), _url_maker("sms.resend")
     rows = []
     for a in attempts:
         day, _, time = local_time(a.created_at, zone).partition(" ")
-        rows.append(
-            TableRow(
-                url=attempt_url(a.public_id),
-                resend_url=resend_url(a.public_id),
-                day=day,
-                time=time,
-                number=history.number_for(a, viewer),
-                badge=status_badge(a.status),
-                response_code=a.response_code or "",
-                environment=a.environment,
-                sender=senders.get(a.user_id, ""),
-            )
+        number, public_id = escape(history.number_for(a, viewer)), escape(a.public_id)
+        html = _ROW.format(
+            url=attempt_url(public_id),
+            day=escape(day),
+            time=escape(time),
+            number=number,
+            badge=status_badge(a.status),
+            response_code=escape(a.response_code or ""),
+            environment=escape(a.environment),
+            sender=escape(senders.get(a.user_id, "")),
+            resend=_RESEND.format(url=resend_url(public_id), number=number) if may_resend else "",
         )
+        rows.append(Markup(html))  # noqa: S704 - every value in it is escaped just above
     return rows
+
+
+_ROW = (
+    '<tr><td><a href="{url}"><span class="text-nowrap">{day}</span>'
+    ' <span class="text-nowrap">{time}</span></a></td>'
+    '<td class="text-nowrap">{number}</td><td>{badge}</td>'
+    '<td class="d-none d-md-table-cell"><code>{response_code}</code></td>'
+    '<td class="d-none d-lg-table-cell">{environment}</td>'
+    '<td class="d-none d-lg-table-cell">{sender}</td>{resend}</tr>\n'
+)
+_RESEND = (
+    '<td><a class="btn btn-sm btn-outline-primary" href="{url}">'
+    'Resend<span class="visually-hidden"> to {number}</span></a></td>'
+)
 
 
 def _url_maker(endpoint: str) -> Callable[[str], str]:
