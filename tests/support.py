@@ -84,6 +84,12 @@ def query_scalar(app: Flask, sql: str, **params):
         return db.session.execute(text(sql), params).scalar()
 
 
+def db_kind(app: Flask) -> str:
+    """``"sqlite"`` or ``"postgresql"``: where a test must look at each database its own way."""
+    with app.app_context():
+        return db.engine.dialect.name
+
+
 def base_config(database_url: str, simulator_url: str, instance_path: Path) -> dict[str, object]:
     return {
         "SECRET_KEY": SECRET_KEY,

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 from sqlalchemy import event, text
-from support import base_config, migrate
+from support import base_config, db_kind, migrate
 
 from dashboard import create_app
 from dashboard.extensions import db
@@ -112,22 +112,22 @@ def test_sqlite_searches_start_from_the_index_of_what_is_searched(tmp_path):
             page = history.query(filters, before=5000).limit(51)
             count = history.capped_count(history.query(filters), history.SHOWN_AS_MANY + 1)
             for statement in (page, count):
-                compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
-                explained = db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
-                plan = [row[3] for row in explained if not row[3].startswith("CO-ROUTINE")]
+                plan = sqlite_plan(statement)
                 assert plan[0].startswith("SCAN search_attempts VIRTUAL TABLE"), plan
                 assert not any("TEMP B-TREE" in step for step in plan), plan
         # Last digits are as rare as their count says: their index goes first, not the
         # status's in id order (131 ms for 14 matches among 300,000 attempts; now 14 ms).
         last_digits = history.Filters(number="2998", match="ends", status="accepted")
-        compiled = (
-            history.query(last_digits)
-            .limit(51)
-            .compile(db.engine, compile_kwargs={"literal_binds": True})
-        )
-        plan = [row[3] for row in db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
+        plan = sqlite_plan(history.query(last_digits).limit(51))
         assert "ix_attempts_phone_reversed_id" in plan[0], plan
         db.engine.dispose()
+
+
+def sqlite_plan(statement) -> list[str]:
+    """The steps of SQLite's plan for ``statement`` (a subquery's CO-ROUTINE line left out)."""
+    compiled = statement.compile(db.engine, compile_kwargs={"literal_binds": True})
+    explained = db.session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+    return [row[3] for row in explained if not row[3].startswith("CO-ROUTINE")]
 
 
 def test_history_views_reconcile_interrupted_sends_at_most_once_a_minute(app, auditor):
@@ -160,11 +160,6 @@ def test_a_cursor_moved_to_other_filters_counts_them_afresh(app, auditor):
     older = re.search(r'href="/history\?after=([^"&]+)"', first).group(1)
     edited = auditor.get(f"/history?q=4567&after={older}").get_data(as_text=True)
     assert "65 attempts" in first and "5 attempts" in edited
-
-
-def db_kind(app) -> str:
-    with app.app_context():
-        return db.engine.dialect.name
 
 
 def count_shown(page: str) -> str:

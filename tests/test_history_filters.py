@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
-from support import csrf_token, query_scalar, sign_in
+from support import csrf_token, db_kind, query_scalar, sign_in
 
 from dashboard.extensions import db
 from dashboard.models import Attempt, utcnow
@@ -294,7 +294,7 @@ def test_purge_deletes_by_age_and_is_audited(app, auditor, seeded):
 def test_purge_refreshes_the_planner_statistics(app, seeded):
     """SQLite never analyzes by itself: after a purge the planner knows the table's new size."""
     purge = ["attempts", "purge", "--older-than", "1"]
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+    if db_kind(app) == "sqlite":
         assert (
             query_scalar(app, "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'") == 0
         )
