@@ -9,7 +9,7 @@ For each database it seeds N attempts into a fresh database whose schema comes f
 migrations, serves the dashboard and benchmarks/peer_admin.py with gunicorn on free loopback
 ports, signs in as an auditor, and measures end-to-end HTTP latency (wrk, 8 connections) of the
 history page per filter, first page and deep, then prints a table against the targets of
-shared/PERFORMANCE.md. It never fails on a missed target: it prints pass/fail, the lead decides.
+the team's PERFORMANCE.md. It never fails on a missed target: it prints pass/fail, the lead decides.
 
 Needs: flask-admin in the virtualenv (``pip install flask-admin``), PostgreSQL reachable at
 ``--pg-url`` (admin URL; a ``bench_history_<random>`` database is created and dropped), and

@@ -1,4 +1,4 @@
-"""The reference app of shared/PERFORMANCE.md, to calibrate this machine: only what a history
+"""The reference app of the team's PERFORMANCE.md, to calibrate this machine: only what a history
 page must do (a login check with the session-version test, a keyset query of 50 rows, a Jinja
 table, security headers) over the dashboard's ``attempts`` table, and nothing else.
 

@@ -295,12 +295,8 @@ def test_the_latest_code_counts(app, support, sandbox, simulator):
 )
 def test_every_listed_provider_code_is_a_real_revenuemonster_code(code):
     import json
-    import os
     from pathlib import Path
 
-    shared = Path(os.environ.get("RM_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
-    known = {
-        entry["code"]
-        for entry in json.loads((shared / "revenuemonster/error-codes.json").read_text())["api"]
-    }
+    listed = Path(__file__).resolve().parent / "revenuemonster/data/error-codes.json"
+    known = {entry["code"] for entry in json.loads(listed.read_text())["api"]}
     assert code in known | {"SUCCESS", "DUPLICATE_REQUEST"}  # our simulator's own duplicate code

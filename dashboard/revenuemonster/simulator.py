@@ -52,7 +52,7 @@ SIMULATED_ERROR_CODES: tuple[str, ...] = (
 )
 """Error codes of the magic numbers 120000101 to 120000114, in that order."""
 
-# Texts from RevenueMonster's error-code list (shared/revenuemonster/error-codes.json).
+# Texts from RevenueMonster's error-code list (tests/revenuemonster/data/error-codes.json).
 ERROR_MESSAGES: dict[str, str] = {
     "SMS_FAIL": "Failed to send SMS",
     "TAC_LIMIT": "TAC code limit has been reached",

@@ -17,7 +17,7 @@ class Explanation:
 CHECK_SETUP = "Tell an admin: the RevenueMonster set-up needs attention. Do not keep retrying."
 WAIT_THEN_RETRY = "Wait a few minutes, then send again."
 
-#: RevenueMonster codes an SMS send can plausibly return (shared/revenuemonster/API.md §5).
+#: RevenueMonster codes an SMS send can plausibly return (its API reference, SMS section).
 PROVIDER = {
     "SUCCESS": Explanation(
         "It does not report delivery.",

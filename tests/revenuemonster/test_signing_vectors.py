@@ -1,4 +1,4 @@
-"""Request signing reproduces every shared test vector byte for byte; canonical JSON and key
+"""Request signing reproduces every RevenueMonster test vector byte for byte; canonical JSON and key
 loading hold at their edges."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +32,8 @@ from dashboard.revenuemonster import (
 from dashboard.revenuemonster.signing import data_base64
 
 
-def shared_dir() -> Path:
-    """``shared/`` beside the clone (``RM_SHARED_DIR`` overrides)."""
-    override = os.environ.get("RM_SHARED_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[3] / "shared"
-
-
-VECTORS_DIR = shared_dir() / "revenuemonster" / "vectors"
+#: RevenueMonster's vectors and keys, kept with the tests (see data/README.md).
+VECTORS_DIR = Path(__file__).resolve().parent / "data" / "vectors"
 VECTORS_FILE = VECTORS_DIR / "vectors.json"
 SECTIONS = {"cases": 9, "divergent_cases": 10, "rm_doc_server_tool_vectors": 3}
 
@@ -68,7 +62,7 @@ def vector_params(*sections: str, where=lambda case: True) -> list[Any]:
 
 def require(case: dict[str, Any] | None) -> dict[str, Any]:
     if case is None:
-        pytest.fail(f"test vectors not found at {VECTORS_FILE}; set RM_SHARED_DIR")
+        pytest.fail(f"test vectors not found at {VECTORS_FILE}")
     return case
 
 
@@ -83,7 +77,7 @@ def private_key_for(case: dict[str, Any]):
 
 
 def test_vectors_file_is_present_and_complete():
-    assert VECTORS is not None, f"test vectors not found at {VECTORS_FILE}; set RM_SHARED_DIR"
+    assert VECTORS is not None, f"test vectors not found at {VECTORS_FILE}"
     assert {name: len(VECTORS[name]) for name in SECTIONS} == SECTIONS
 
 
