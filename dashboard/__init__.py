@@ -9,7 +9,14 @@ from typing import Any
 
 from flask import Flask
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def bundled(name: str) -> Path:
+    """The folder ``templates``, ``static`` or ``migrations``: inside the installed package,
+    where the wheel ships them, or at the top of a source checkout, where they are kept."""
+    inside = PACKAGE / name
+    return inside if inside.is_dir() else PACKAGE.parent / name
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, migrations: bool = True) -> Flask:
@@ -19,17 +26,22 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, migrations: bool
     with it they come from that mapping alone, so a developer's environment never leaks into
     the tests. The web server passes ``migrations=False``: Alembic, which only the ``flask db``
     commands use, would add 11 MiB to every worker.
+
+    The instance folder (development's SQLite file and generated secrets; production needs
+    none) is ``DASHBOARD_INSTANCE_PATH``, else Flask's choice: ``instance/`` beside the package
+    in a source checkout, ``<virtualenv>/var/dashboard-instance`` for an installed wheel.
     """
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get(
-        "DASHBOARD_INSTANCE_PATH", str(ROOT / "instance")
+        "DASHBOARD_INSTANCE_PATH"
     )
     app = Flask(
         __name__,
-        instance_path=instance_path,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        instance_path=os.path.abspath(instance_path) if instance_path else None,
+        template_folder=str(bundled("templates")),
+        static_folder=str(bundled("static")),
     )
     configure(app, test_config)
+    trust_proxies(app)
     register_extensions(app)
     if migrations:
         register_migrations(app)
@@ -45,6 +57,18 @@ def configure(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
     given = config.from_environment(os.environ) if test_config is None else test_config
     app.config.from_mapping(config.resolve(given, app.instance_path))
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind ``DASHBOARD_PROXY_COUNT`` reverse proxies, take the client's address, scheme and
+    host from the ``X-Forwarded-*`` headers those proxies set, and from nothing else."""
+    count = app.config["PROXY_COUNT"]
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count
+        )
 
 
 def register_extensions(app: Flask) -> None:
@@ -72,7 +96,7 @@ def register_migrations(app: Flask) -> None:
     Migrate(
         app,
         db,
-        directory=str(ROOT / "migrations"),
+        directory=str(bundled("migrations")),
         render_as_batch=True,
         compare_type=True,
         include_object=include_in_migrations,

@@ -20,7 +20,7 @@ from .revenuemonster.client import PRODUCTION, SANDBOX
 
 PREFIX = "DASHBOARD_"
 RUN_MODES = ("development", "production")
-REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEYS", "DATABASE_URL")
+REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEYS", "DATABASE_URL", "TRUSTED_HOSTS")
 GENERATED_SECRETS_FILE = "generated-secrets.json"
 
 DEFAULTS: dict[str, Any] = {
@@ -32,6 +32,8 @@ DEFAULTS: dict[str, Any] = {
     "RM_TIMEOUT_SECONDS": 10.0,
     "SMS_TYPE": "VERIFY_CODE",
     "RETENTION_DAYS": 400,
+    "PROXY_COUNT": 0,
+    "FRESH_SIGN_IN_MINUTES": 10,
 }
 SETTING_NAMES = (
     "ENV",
@@ -45,6 +47,9 @@ SETTING_NAMES = (
     "RM_TIMEOUT_SECONDS",
     "SMS_TYPE",
     "RETENTION_DAYS",
+    "PROXY_COUNT",
+    "TRUSTED_HOSTS",
+    "FRESH_SIGN_IN_MINUTES",
 )
 
 
@@ -75,9 +80,10 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
     if missing and mode == "production":
         names = ", ".join(PREFIX + name for name in missing)
         raise SettingsError(f"{names} must be set when {PREFIX}ENV=production.")
-    if missing:
+    if any(name not in settings for name in ("SECRET_KEY", "ENCRYPTION_KEYS")):
         settings = {**_generated_secrets(instance_path), **settings}
-    settings.setdefault("DATABASE_URL", _default_database_url(instance_path))
+    if "DATABASE_URL" not in settings:
+        settings["DATABASE_URL"] = _default_database_url(instance_path)
 
     database_url = _database_url(settings["DATABASE_URL"])
     config: dict[str, Any] = {
@@ -96,6 +102,12 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "RM_TIMEOUT_SECONDS": _seconds(settings["RM_TIMEOUT_SECONDS"], "RM_TIMEOUT_SECONDS"),
         "SMS_TYPE": str(settings["SMS_TYPE"]),
         "RETENTION_DAYS": _whole_days(settings["RETENTION_DAYS"]),
+        "PROXY_COUNT": _count(settings["PROXY_COUNT"], "PROXY_COUNT", most=5),
+        # Flask answers 400 to any other Host, so a forged one is never reflected in a link.
+        "TRUSTED_HOSTS": _hosts(settings.get("TRUSTED_HOSTS")),
+        "FRESH_SIGN_IN_MINUTES": _count(
+            settings["FRESH_SIGN_IN_MINUTES"], "FRESH_SIGN_IN_MINUTES", least=1, most=24 * 60
+        ),
         # Sessions: the cookie is Secure except in development over plain HTTP.
         "SESSION_COOKIE_SECURE": mode == "production",
         # "__Host-" binds the cookie to this host over HTTPS (browsers refuse it over plain HTTP).
@@ -207,6 +219,32 @@ def _whole_days(value: Any) -> int:
     if days < 1:
         raise SettingsError(f"{PREFIX}RETENTION_DAYS must be a whole number of days, 1 or more.")
     return days
+
+
+def _count(value: Any, name: str, *, least: int = 0, most: int) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = least - 1
+    if not least <= number <= most:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number from {least} to {most}.")
+    return number
+
+
+def _hosts(value: Any) -> list[str] | None:
+    """Comma-separated host names (no scheme, no port, no path) as a list; ``.example.com``
+    also admits its subdomains, as Flask's ``TRUSTED_HOSTS`` does. None (unset: any host)
+    is for development only."""
+    if value is None:
+        return None
+    hosts = [host.strip().lower() for host in str(value).split(",") if host.strip()]
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789.-[]:")
+    if not hosts or any(not set(host) <= allowed or host.count(":") == 1 for host in hosts):
+        raise SettingsError(
+            f"{PREFIX}TRUSTED_HOSTS must be comma-separated host names without a scheme or a"
+            " port, such as sms.example.com."
+        )
+    return hosts
 
 
 def _seconds(value: Any, name: str) -> float:

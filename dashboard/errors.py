@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from .extensions import db
 from .logs import current_request_id
@@ -38,9 +38,13 @@ def csrf_error(error: CSRFError) -> tuple[str, int]:
     ), 400
 
 
-def http_error(error: HTTPException) -> tuple[str, int]:
+def http_error(error: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     if isinstance(error, InternalServerError):
         return unexpected_error(error)
+    if isinstance(error, SecurityError):
+        # A Host outside DASHBOARD_TRUSTED_HOSTS: no page of ours, whose links need a host.
+        plain = {"Content-Type": "text/plain; charset=utf-8"}
+        return "This dashboard does not answer to that host name.\n", 400, plain
     code = error.code or 500
     specific = error.description != type(error).description  # raised with its own words
     explanation = error.description if specific else EXPLANATIONS.get(code, error.description)

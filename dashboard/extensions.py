@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
@@ -32,7 +35,9 @@ def configure_sqlite(engine: Engine) -> None:
     """Make SQLite safe for several workers: WAL, a busy timeout, foreign keys, and
     transactions that SQLAlchemy (not the driver) begins, so a write transaction can take
     the write lock up front with ``BEGIN IMMEDIATE`` instead of failing with SQLITE_BUSY
-    when it upgrades from reading to writing."""
+    when it upgrades from reading to writing. A new database file is readable by its owner
+    only; SQLite gives its ``-wal`` and ``-shm`` files the database file's permissions."""
+    create_private_file(engine.url.database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -48,3 +53,13 @@ def configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):  # type: ignore[no-untyped-def]
         immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_private_file(path: str | None) -> None:
+    """Create ``path`` empty (an empty file is an empty SQLite database), mode 0600, unless it
+    exists already or is not a file (``:memory:``)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    # An existing file is left as it is; a missing folder is SQLite's to report.
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -51,6 +51,8 @@ def init_app(app: Flask) -> None:
         handler.setFormatter(JSONFormatter())
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+    # Alembic announces each of its plugins at INFO on every start: noise to an operator.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     app.before_request(assign_request_id)
     app.after_request(return_request_id)
 

@@ -16,13 +16,14 @@ def test_production_names_each_missing_secret(tmp_path):
     with pytest.raises(SettingsError) as error:
         resolve({"ENV": "production"}, str(tmp_path))
     message = str(error.value)
-    for name in ("DASHBOARD_SECRET_KEY", "DASHBOARD_ENCRYPTION_KEYS", "DASHBOARD_DATABASE_URL"):
-        assert name in message
+    for name in config.REQUIRED_IN_PRODUCTION:
+        assert "DASHBOARD_" + name in message
     assert not (tmp_path / config.GENERATED_SECRETS_FILE).exists()
 
 
 def test_production_names_the_one_missing(tmp_path):
     given = {"ENV": "production", "SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": KEYS}
+    given["TRUSTED_HOSTS"] = "sms.example.com"
     with pytest.raises(SettingsError, match="^DASHBOARD_DATABASE_URL must be set"):
         resolve(given, str(tmp_path))
 
@@ -54,6 +55,7 @@ def test_production_needs_https_provider_urls(tmp_path):
         "SECRET_KEY": "s" * 40,
         "ENCRYPTION_KEYS": KEYS,
         "DATABASE_URL": "postgresql://u@db/x",
+        "TRUSTED_HOSTS": "sms.example.com",
         "RM_PRODUCTION_OAUTH_URL": "http://oauth.revenuemonster.my",
     }
     with pytest.raises(SettingsError, match="RM_PRODUCTION_OAUTH_URL must be an https URL"):
@@ -87,13 +89,39 @@ def test_production_settings_are_used(tmp_path):
         "SECRET_KEY": "s" * 40,
         "ENCRYPTION_KEYS": KEYS,
         "DATABASE_URL": "postgresql://u@db/x",
+        "TRUSTED_HOSTS": "sms.example.com, .internal.example.com",
         "RM_TIMEOUT_SECONDS": "7",
+        "PROXY_COUNT": "1",
+        "FRESH_SIGN_IN_MINUTES": "5",
     }
     settings = resolve(given, str(tmp_path))
     assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db/x"
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["RM_TIMEOUT_SECONDS"] == 7.0
     assert settings["RM_URLS"]["production"]["api"] == "https://open.revenuemonster.my"
+    assert settings["TRUSTED_HOSTS"] == ["sms.example.com", ".internal.example.com"]
+    assert settings["PROXY_COUNT"] == 1
+    assert settings["FRESH_SIGN_IN_MINUTES"] == 5
+
+
+def test_development_defaults_trust_no_proxy_and_any_host(tmp_path):
+    settings = resolve({}, str(tmp_path))
+    assert settings["PROXY_COUNT"] == 0
+    assert settings["TRUSTED_HOSTS"] is None
+    assert settings["FRESH_SIGN_IN_MINUTES"] == 10
+
+
+def test_production_creates_no_instance_folder(tmp_path):
+    instance = tmp_path / "instance"
+    given = {
+        "ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "ENCRYPTION_KEYS": KEYS,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}",
+        "TRUSTED_HOSTS": "sms.example.com",
+    }
+    resolve(given, str(instance))
+    assert not instance.exists()
 
 
 def test_environment_variables_are_read_with_their_prefix():
@@ -114,6 +142,12 @@ def test_environment_variables_are_read_with_their_prefix():
         ("RM_TIMEOUT_SECONDS", "60", "between 0 and 25"),
         ("RM_SANDBOX_API_URL", "ftp://x", "must be an https or http URL"),
         ("ENV", "staging", "DASHBOARD_ENV must be one of"),
+        ("PROXY_COUNT", "-1", "DASHBOARD_PROXY_COUNT must be a whole number from 0 to 5"),
+        ("PROXY_COUNT", "two", "DASHBOARD_PROXY_COUNT must be a whole number"),
+        ("FRESH_SIGN_IN_MINUTES", "0", "FRESH_SIGN_IN_MINUTES must be a whole number from 1"),
+        ("TRUSTED_HOSTS", "https://sms.example.com", "without a scheme or a port"),
+        ("TRUSTED_HOSTS", "sms.example.com:443", "without a scheme or a port"),
+        ("TRUSTED_HOSTS", " , ", "TRUSTED_HOSTS must be comma-separated host names"),
     ],
 )
 def test_nonsense_is_refused_with_the_setting_named(tmp_path, name, value, words):

@@ -17,13 +17,14 @@ def test_SE1_production_cookie_attributes(app, make_user, tmp_path):
     make_user("agent@example.com", "support")
     https = "https://127.0.0.1:9"  # production refuses plain-HTTP provider URLs; none is called
     config = base_config(app.config["SQLALCHEMY_DATABASE_URI"], https, tmp_path)
-    production = create_app({**config, "ENV": "production"})
+    production = create_app({**config, "ENV": "production", "TRUSTED_HOSTS": "localhost"})
     client = production.test_client()
     page = client.get("/login", base_url="https://localhost").get_data(as_text=True)
     response = client.post(
         "/login",
         base_url="https://localhost",
-        headers={"Referer": "https://localhost/login"},  # Flask-WTF checks it over HTTPS
+        # Sent by the browser under Referrer-Policy: same-origin; Flask-WTF checks it over HTTPS.
+        headers={"Referer": "https://localhost/login"},
         data={"email": "agent@example.com", "password": PASSWORD, "csrf_token": csrf_token(page)},
     )
     assert response.status_code == 302
