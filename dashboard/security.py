@@ -49,11 +49,13 @@ SETUP_ENDPOINTS = frozenset(
 
 IDLE_TIMEOUT_SECONDS = 30 * 60
 ABSOLUTE_TIMEOUT_SECONDS = 12 * 60 * 60
-FRESH_SECONDS = 10 * 60
 #: The idle clock is moved on at most this often: re-signing the session cookie on every
 #: request would cost more than the precision is worth.
 SEEN_RESOLUTION_SECONDS = 60
 
+#: Links to other sites carry no Referer (search URLs hold phone numbers); requests to this
+#: site do, which Flask-WTF's CSRF check over HTTPS requires (SECURITY notes in the README).
+REFERRER_POLICY = "same-origin"
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -110,7 +112,9 @@ def mark_fresh() -> None:
 
 
 def is_fresh() -> bool:
-    return time.time() - session.get("fresh_at", 0) <= FRESH_SECONDS
+    """Whether the last proof of identity is within ``DASHBOARD_FRESH_SIGN_IN_MINUTES``."""
+    window = current_app.config["FRESH_SIGN_IN_MINUTES"] * 60
+    return time.time() - session.get("fresh_at", 0) <= window
 
 
 def refuse_nul_bytes() -> None:
@@ -180,19 +184,41 @@ def deny() -> None:
     abort(403)
 
 
-def fresh_sign_in_required(view: F) -> F:
-    """Sensitive actions need a sign-in (or a re-confirmation) from the last 10 minutes;
-    otherwise nothing is done and the person is asked for their password again."""
+def fresh_sign_in_required(change: str, *, back: str) -> Callable[[F], F]:
+    """Sensitive actions need a sign-in (or a re-confirmation) within the fresh sign-in window;
+    otherwise nothing is done and the person is asked to confirm it is them.
 
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if not is_fresh():
-            flash("Confirm it is you before this change.", "info")
-            back = request.referrer if request.method != "GET" else request.full_path
-            return redirect(url_for("auth.reauthenticate", next=local_path(back)))
-        return view(*args, **kwargs)
+    ``change`` names the action on the confirmation page ("switch the environment"); ``back``
+    is the endpoint of the page its form is on, which the confirmation returns to (with the
+    view arguments that endpoint takes). Both travel explicitly: the browser sends no Referer
+    to rely on, and the page names the change from this table, never from the URL."""
 
-    return wrapped  # type: ignore[return-value]
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not is_fresh():
+                return redirect(
+                    url_for("auth.reauthenticate", change=request.endpoint, next=return_to(back))
+                )
+            return view(*args, **kwargs)
+
+        wrapped.fresh_change = change  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def return_to(endpoint: str) -> str:
+    """The URL of ``endpoint`` with those of this request's view arguments that it takes."""
+    view_args = request.view_args or {}
+    taken = {name for rule in current_app.url_map.iter_rules(endpoint) for name in rule.arguments}
+    return url_for(endpoint, **{k: v for k, v in view_args.items() if k in taken})
+
+
+def change_named(endpoint: str | None) -> str | None:
+    """What the view at ``endpoint`` changes, if it asks for a fresh sign-in."""
+    view = current_app.view_functions.get(endpoint or "")
+    return getattr(view, "fresh_change", None)
 
 
 def may_use(user: Any, endpoint: str) -> bool:
@@ -228,7 +254,7 @@ def set_security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Referrer-Policy", REFERRER_POLICY)
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     if current_app.config["DASHBOARD_ENV"] == "production":

@@ -44,6 +44,7 @@ EXPECTED = {
     "admin.reset_password": ADMIN,
     "admin.sign_out_everywhere": ADMIN,
     "admin.settings": ADMIN,
+    "admin.save_settings": ADMIN,
     "admin.limits_page": ADMIN,
     "admin.templates_page": ADMIN,
     "admin.template_action": ADMIN,

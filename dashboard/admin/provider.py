@@ -25,7 +25,7 @@ def provider() -> str:
 
 @bp.route("/provider/<environment>/credentials", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("change RevenueMonster credentials", back="admin.provider")
 def save_credentials(environment: str) -> str | BaseResponse:
     _check(environment)
     form = CredentialsForm(prefix=environment)
@@ -51,7 +51,7 @@ def save_credentials(environment: str) -> str | BaseResponse:
 
 @bp.route("/provider/<environment>/generate", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("generate a new key pair", back="admin.provider")
 def generate_key(environment: str) -> BaseResponse:
     _check(environment)
     if ButtonForm().validate_on_submit():
@@ -92,7 +92,7 @@ def test_connection(environment: str) -> BaseResponse:
 
 @bp.route("/provider/switch", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("switch the environment", back="admin.provider")
 def switch() -> str | BaseResponse:
     form = SwitchEnvironmentForm()
     if form.validate_on_submit():

@@ -53,7 +53,7 @@ def user_detail(user_id: int) -> str:
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("change a role", back="admin.user_detail")
 def change_role(user_id: int) -> Response:
     user = _user_or_404(user_id)
     form = RoleForm()
@@ -67,7 +67,7 @@ def change_role(user_id: int) -> Response:
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("disable a user", back="admin.user_detail")
 def disable(user_id: int) -> Response:
     return _button(
         user_id,
@@ -78,7 +78,7 @@ def disable(user_id: int) -> Response:
 
 @bp.route("/users/<int:user_id>/enable", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("enable a user", back="admin.user_detail")
 def enable(user_id: int) -> Response:
     return _button(
         user_id,
@@ -89,7 +89,7 @@ def enable(user_id: int) -> Response:
 
 @bp.route("/users/<int:user_id>/reset-two-step", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("reset two-step sign-in", back="admin.user_detail")
 def reset_two_step(user_id: int) -> Response:
     return _button(
         user_id,
@@ -110,7 +110,7 @@ def sign_out_everywhere(user_id: int) -> Response:
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
 @roles_required("admin")
-@fresh_sign_in_required
+@fresh_sign_in_required("reset a password", back="admin.user_detail")
 def reset_password(user_id: int) -> str | Response:
     user = _user_or_404(user_id)
     if not ButtonForm().validate_on_submit():
@@ -119,22 +119,31 @@ def reset_password(user_id: int) -> str | Response:
     return render_template("admin/one_time_password.html", user=user, password=one_time)
 
 
-@bp.route("/settings", methods=["GET", "POST"])
+@bp.get("/settings")
 @roles_required("admin")
-def settings() -> str | Response:
+def settings() -> str:
     key = runtime_settings.TWO_STEP_FOR_EVERYONE
     form = SettingsForm(two_step_for_everyone=runtime_settings.get(key, False))
-    if form.validate_on_submit():
-        return _save_settings(bool(form.two_step_for_everyone.data))
     return render_template("admin/settings.html", form=form)
 
 
-@fresh_sign_in_required
-def _save_settings(two_step_for_everyone: bool) -> Response:
+@bp.post("/settings")
+@roles_required("admin")
+@fresh_sign_in_required("change the two-step policy", back="admin.settings")
+def save_settings() -> str | Response:
+    form = SettingsForm()
+    if not form.validate_on_submit():
+        return render_template("admin/settings.html", form=form)
     key = runtime_settings.TWO_STEP_FOR_EVERYONE
     with write_transaction(audit.CHAIN_LOCK, key):
-        old = runtime_settings.put(key, two_step_for_everyone, current_user)
-        audit.record("setting.change", current_user, target=key, old=old, new=two_step_for_everyone)
+        old = runtime_settings.put(key, bool(form.two_step_for_everyone.data), current_user)
+        audit.record(
+            "setting.change",
+            current_user,
+            target=key,
+            old=old,
+            new=bool(form.two_step_for_everyone.data),
+        )
     flash("Settings saved.", "success")
     return redirect(url_for("admin.settings"))
 

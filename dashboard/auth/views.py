@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ..models import User
-from ..security import end_session, mark_fresh, safe_next, start_session
+from ..security import change_named, end_session, mark_fresh, safe_next, start_session
 from ..services import sign_in, two_step, users
 from ..services.passwords import verify_password
 from . import bp
@@ -157,6 +157,10 @@ def two_step_qr() -> Response:
 
 @bp.route("/account/confirm", methods=["GET", "POST"])
 def reauthenticate() -> str | Response:
+    """Ask for the password (and second step) again before a sensitive change, named by the
+    endpoint in ``change``; then go back to ``next``, the page the change is made on."""
+    change = change_named(request.args.get("change"))
+    back = safe_next(request.args.get("next"))
     form = ReauthenticateForm()
     if form.validate_on_submit():
         # The same checks as signing in: throttled, audited, the second step where it is on.
@@ -166,9 +170,10 @@ def reauthenticate() -> str | Response:
             outcome = sign_in.check_second_step(outcome.user.id, form.code.data or "", address)
         if outcome.user is not None:
             mark_fresh()
-            return redirect(safe_next(request.args.get("next")))
+            flash(f"Confirmed. You can {change or 'make the change'} now.", "success")
+            return redirect(back)
         form.password.errors = [_refusal(outcome, wrong="The password or the code is wrong.")]
-    return render_template("auth/reauthenticate.html", form=form)
+    return render_template("auth/reauthenticate.html", form=form, change=change, back=back)
 
 
 def _signed_in(user: User) -> Response:

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -740,25 +741,43 @@ class _QuietRequestHandler(WSGIRequestHandler):
         return None
 
 
-def _base_url(host: str, port: int) -> str:
+def _base_url(host: str, port: int, scheme: str = "http") -> str:
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
 
 
 def serve_in_thread(
-    simulator: Simulator, host: str = "127.0.0.1", port: int = 0
+    simulator: Simulator,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> tuple[BaseWSGIServer, str]:
     """Serve the simulator from a daemon thread; return the server (call ``.shutdown()``) and
-    its base URL. ``port=0`` picks a free port."""
-    server = make_server(host, port, simulator, threaded=True, request_handler=_QuietRequestHandler)
+    its base URL. ``port=0`` picks a free port; with ``ssl_context`` it serves HTTPS, as a
+    production configuration requires."""
+    server = make_server(
+        host,
+        port,
+        simulator,
+        threaded=True,
+        request_handler=_QuietRequestHandler,
+        ssl_context=ssl_context,
+    )
     thread = threading.Thread(target=server.serve_forever, name="rm-simulator", daemon=True)
     thread.start()
-    return server, _base_url(host, server.server_port)
+    return server, _base_url(host, server.server_port, "https" if ssl_context else "http")
+
+
+class _PlainRequestHandler(WSGIRequestHandler):
+    """Werkzeug's access log line without its terminal colours (they would land in log files)."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s" %s %s', self.requestline, code, size)
 
 
 def run(simulator: Simulator, host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve the simulator in the foreground until interrupted."""
-    server = make_server(host, port, simulator, threaded=True)
+    server = make_server(host, port, simulator, threaded=True, request_handler=_PlainRequestHandler)
     logger.info("RevenueMonster simulator listening on %s", _base_url(host, server.server_port))
     try:
         server.serve_forever()

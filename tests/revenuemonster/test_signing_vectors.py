@@ -31,7 +31,6 @@ from dashboard.revenuemonster import (
 )
 from dashboard.revenuemonster.signing import data_base64
 
-
 #: RevenueMonster's vectors and keys, kept with the tests (see data/README.md).
 VECTORS_DIR = Path(__file__).resolve().parent / "data" / "vectors"
 VECTORS_FILE = VECTORS_DIR / "vectors.json"
