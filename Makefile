@@ -12,29 +12,49 @@ DEMO_ENV := DASHBOARD_RM_SANDBOX_OAUTH_URL=http://127.0.0.1:$(SIMULATOR_PORT) \
 
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install install-dev browser run test screenshots bench lint clean
+.PHONY: install install-dev browser nginx run test check screenshots bench clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
-	touch $@
+	@echo "Installing the dashboard into $(VENV)/ ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -qq --upgrade pip
+	@$(BIN)/pip install -qq -e .
+	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $@
+	@echo "Installing the development tools into $(VENV)/ ..."
+	@$(BIN)/pip install -qq -e '.[dev]'
+	@touch $@
+
+# Servers' output goes to instance/logs/; the terminal shows the addresses and, last, the
+# one-time passwords of the demo users.
+LOGS := instance/logs
+# Answers once the URL does (any status); exits non-zero otherwise.
+PROBE := $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)'
 
 run: install
-	$(FLASK) db upgrade
-	$(DEMO_ENV) $(FLASK) demo
-	@echo "Dashboard: http://127.0.0.1:$(PORT)   Simulator inbox: http://127.0.0.1:$(SIMULATOR_PORT)/_inbox"
-	@$(FLASK) simulator --port $(SIMULATOR_PORT) & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	@mkdir -p $(LOGS)
+	@$(FLASK) db upgrade >$(LOGS)/db-upgrade.log 2>&1 || { cat $(LOGS)/db-upgrade.log; exit 1; }
+	@$(FLASK) simulator --port $(SIMULATOR_PORT) >$(LOGS)/simulator.log 2>&1 & sim=$$!; \
 	$(DEMO_ENV) $(BIN)/gunicorn --workers 2 --timeout 30 --bind 127.0.0.1:$(PORT) \
-		--access-logfile - 'dashboard:create_app(migrations=False)'
+		--access-logfile $(LOGS)/access.log --error-logfile $(LOGS)/dashboard.log \
+		'dashboard:create_app(migrations=False)' & web=$$!; \
+	trap 'kill $$sim $$web 2>/dev/null' EXIT INT TERM; \
+	for url in http://127.0.0.1:$(PORT)/healthz http://127.0.0.1:$(SIMULATOR_PORT)/_inbox; do \
+		tries=0; until $(PROBE) $$url 2>/dev/null; do \
+			tries=$$((tries + 1)); \
+			if [ $$tries -ge 60 ]; then echo "No answer from $$url:"; tail -n 20 $(LOGS)/*.log; exit 1; fi; \
+			sleep 0.5; \
+		done; \
+	done; \
+	echo "Dashboard:         http://127.0.0.1:$(PORT)"; \
+	echo "Simulator inbox:   http://127.0.0.1:$(SIMULATOR_PORT)/_inbox"; \
+	echo "Logs:              $(LOGS)/   (Ctrl-C stops both servers)"; \
+	$(DEMO_ENV) $(FLASK) demo || exit 1; \
+	wait
 
 # The browser tests drive Debian's Chromium (never a browser download).
 browser:
@@ -48,8 +68,26 @@ browser:
 		fi; \
 	fi
 
-test: install-dev browser
+# The deployment tests run behind Debian's nginx.
+nginx:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && apt-get install -y nginx; \
+		else \
+			echo "The deployment tests need Debian's nginx. Install it with:"; \
+			echo "    sudo apt-get update && sudo apt-get install -y nginx"; \
+			exit 1; \
+		fi; \
+	fi
+
+test: install-dev browser nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# What CI checks before the tests: lint, formatting and types.
+check: install-dev
+	$(BIN)/ruff check dashboard tests benchmarks
+	$(BIN)/ruff format --check dashboard tests benchmarks
+	$(BIN)/mypy
 
 # Refresh the README's screenshots from the browser journeys.
 screenshots: install-dev browser
@@ -65,10 +103,6 @@ bench: install-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || \
 		echo "wrk is missing (apt-get install wrk): a slower Python load generator is used."
 	$(BIN)/python benchmarks/history.py $(BENCH_ARGS)
-
-lint: install-dev
-	$(BIN)/ruff check dashboard tests
-	$(BIN)/ruff format --check dashboard tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -66,14 +66,14 @@ def create_user(email: str, role: str, name: str, password_stdin: bool) -> None:
         click.echo(f"One-time password (shown once, to be changed at first sign-in): {one_time}")
 
 
-def _user(email: str):  # type: ignore[no-untyped-def]
+def _user(email: str):
     user = users.find_by_email(email)
     if user is None:
         fail(f"No user has the email {email}.")
     return user
 
 
-def _change(change, done: str) -> None:  # type: ignore[no-untyped-def]
+def _change(change, done: str) -> None:
     try:
         change()
     except users.UserError as error:
@@ -126,7 +126,7 @@ def configure_provider(
     environment: str,
     client_id: str,
     client_secret_file,
-    private_key_file,  # type: ignore[no-untyped-def]
+    private_key_file,
 ) -> None:
     """Store an environment's client ID, client secret and private key (encrypted)."""
     try:
@@ -227,13 +227,18 @@ def simulator_command(host: str, port: int) -> None:
 def demo_command() -> None:
     """Prepare a demo: users, and the sandbox pointed at the built-in simulator.
 
-    Safe to run again: what exists is kept (passwords are printed only when created)."""
+    Safe to run again: what exists is kept. The one-time passwords of new users come last,
+    set off, so that they cannot be missed; they are never printed again."""
+    if current_app.config["DASHBOARD_ENV"] == "production":
+        fail(
+            "demo creates users with well-known addresses and points the sandbox at the "
+            "simulator: it refuses to run with DASHBOARD_ENV=production."
+        )
+    created: list[tuple[str, str, str]] = []
     for email, role, name in DEMO_USERS:
         if users.find_by_email(email) is None:
-            _user, password = users.create_user(email, role, CLI_ACTOR, name=name)
-            click.echo(f"Created {role} {email} with one-time password: {password}")
-        else:
-            click.echo(f"{role} {email} exists (reset its password with 'users reset-password').")
+            _user, one_time = users.create_user(email, role, CLI_ACTOR, name=name)
+            created.append((role, email, one_time or ""))  # always one: no password was given
     clients_file = simulator_clients_file()
     registered = json.loads(clients_file.read_text()) if clients_file.exists() else {}
     account = provider_settings.account("sandbox")
@@ -259,6 +264,29 @@ def demo_command() -> None:
         provider_settings.use_environment("sandbox", CLI_ACTOR, reason="demo")
     urls = current_app.config["RM_URLS"]["sandbox"]
     click.echo(f"Sandbox sends go to {urls['api']}.")
+    _show_demo_users(created)
+
+
+def _show_demo_users(created: list[tuple[str, str, str]]) -> None:
+    rule = "=" * 72
+    lines = ["", rule]
+    if created:
+        lines.append("  Sign in with these one-time passwords (shown only now; each person")
+        lines.append("  chooses their own at the first sign-in):")
+        lines.append("")
+        width = max(len(email) for _, email, _ in created)
+        lines += [
+            f"    {email:<{width}}  {password}   ({role})" for role, email, password in created
+        ]
+    else:
+        lines.append("  The demo users exist already. To sign in again, give one a new")
+        lines.append("  one-time password:")
+        lines.append("")
+        lines += [
+            f"    flask --app dashboard users reset-password {email}" for email, _, _ in DEMO_USERS
+        ]
+    lines += [rule, ""]
+    click.echo("\n".join(lines))
 
 
 def simulator_clients_file() -> Path:

@@ -73,6 +73,6 @@ def refresh_statistics(table: Table) -> None:
 SEARCH_OBJECT_PREFIX = "search_attempts"
 
 
-def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+def include_in_migrations(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's filter: everything but the search structures."""
     return not (name or "").startswith(SEARCH_OBJECT_PREFIX)

@@ -73,7 +73,7 @@ def new_session_version() -> str:
     return secrets.token_urlsafe(16)
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
     __table_args__ = (_check_in("role", ROLES),)
 
@@ -114,7 +114,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return self.two_step_enabled_at is not None
 
 
-class Attempt(db.Model):  # type: ignore[name-defined,misc]
+class Attempt(db.Model):  # type: ignore[name-defined]
     """One try at sending one SMS. Inserted before the provider is called; never deleted by
     the send path."""
 
@@ -175,7 +175,7 @@ class Attempt(db.Model):  # type: ignore[name-defined,misc]
         return STATUS_WORDS[self.status]
 
 
-class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+class AuditEvent(db.Model):  # type: ignore[name-defined]
     """Append-only (database triggers refuse UPDATE and DELETE) and hash-chained, so an
     edited or deleted row is detectable."""
 
@@ -198,7 +198,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class ProviderAccount(db.Model):  # type: ignore[name-defined,misc]
+class ProviderAccount(db.Model):  # type: ignore[name-defined]
     """RevenueMonster credentials of one environment, encrypted at rest. An admin may set them
     piece by piece (a key pair first, to register it; then the client ID and secret): the
     account sends only once all three are there."""
@@ -222,7 +222,7 @@ class ProviderAccount(db.Model):  # type: ignore[name-defined,misc]
         return bool(self.client_id and self.client_secret_encrypted and self.private_key_encrypted)
 
 
-class ProviderToken(db.Model):  # type: ignore[name-defined,misc]
+class ProviderToken(db.Model):  # type: ignore[name-defined]
     """The access token of one environment, shared by every worker, encrypted at rest."""
 
     __tablename__ = "provider_tokens"
@@ -237,7 +237,7 @@ class ProviderToken(db.Model):  # type: ignore[name-defined,misc]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class SignInThrottle(db.Model):  # type: ignore[name-defined,misc]
+class SignInThrottle(db.Model):  # type: ignore[name-defined]
     """Failed sign-ins counted per account (by email, known or not) and per client address."""
 
     __tablename__ = "sign_in_throttles"
@@ -248,7 +248,7 @@ class SignInThrottle(db.Model):  # type: ignore[name-defined,misc]
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Setting(db.Model):  # type: ignore[name-defined,misc]
+class Setting(db.Model):  # type: ignore[name-defined]
     """A setting that admins change at run time (active environment, limits, templates)."""
 
     __tablename__ = "settings"

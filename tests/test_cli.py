@@ -113,7 +113,11 @@ def test_demo_is_repeatable_and_registers_the_key_with_the_simulator(app):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo"])
     assert first.exit_code == 0, first.output
-    assert first.output.count("one-time password") == 2
+    box = first.output.rstrip().split("=" * 72)
+    assert len(box) == 3 and box[2] == ""  # the passwords are the last thing printed
+    assert "one-time passwords" in box[1]
+    assert "admin@example.com" in box[1] and "support@example.com" in box[1]
+    assert "one-time password" not in box[0]
     with open(app.instance_path + "/simulator-clients.json") as handle:
         registered = json.load(handle)
     fingerprint = query_scalar(app, "SELECT public_key_fingerprint FROM provider_accounts")
@@ -122,8 +126,23 @@ def test_demo_is_repeatable_and_registers_the_key_with_the_simulator(app):
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0
-    assert "one-time password" not in second.output and "already configured" in second.output
+    assert "one-time passwords" not in second.output and "already configured" in second.output
+    assert "users reset-password admin@example.com" in second.output
     assert query_scalar(app, "SELECT count(*) FROM users") == 2
+
+
+def test_demo_refuses_to_run_in_production(app, tmp_path):
+    from support import base_config
+
+    from dashboard import create_app
+
+    config = base_config(app.config["SQLALCHEMY_DATABASE_URI"], "https://127.0.0.1:9", tmp_path)
+    production = create_app({**config, "ENV": "production", "TRUSTED_HOSTS": "localhost"})
+    result = production.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code != 0
+    assert "refuses to run with DASHBOARD_ENV=production" in result.output
+    assert query_scalar(app, "SELECT count(*) FROM users") == 0
+    assert query_scalar(app, "SELECT count(*) FROM provider_accounts") == 0
 
 
 def test_audit_verify(app, make_user):

@@ -155,14 +155,14 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-def _button(user_id, change, done: str) -> Response:  # type: ignore[no-untyped-def]
+def _button(user_id, change, done: str) -> Response:
     user = _user_or_404(user_id)
     if ButtonForm().validate_on_submit():
         _attempt(lambda: change(user), done.format(email=user.email))
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
-def _attempt(change, done: str) -> None:  # type: ignore[no-untyped-def]
+def _attempt(change, done: str) -> None:
     try:
         change()
     except users.UserError as error:

@@ -67,13 +67,13 @@ class HistoryFilterForm(FlaskForm):
 
     senders: dict[int, str]  # id -> display name, for the sender choices and the rows
 
-    def validate_q(self, field):  # type: ignore[no-untyped-def]
+    def validate_q(self, field):
         digits = "".join(ch for ch in field.data or "" if ch.isdigit())
         if self.match.data == "contains" and 0 < len(digits) < MIN_CONTAINS_DIGITS:
             raise ValidationError(
                 f"Type at least {MIN_CONTAINS_DIGITS} digits to search within numbers."
             )
 
-    def validate_date_to(self, field):  # type: ignore[no-untyped-def]
+    def validate_date_to(self, field):
         if field.data and self.date_from.data and field.data < self.date_from.data:
             raise ValidationError("The end date is before the start date.")

@@ -130,5 +130,5 @@ def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
     return None
 
 
-def _counted(since: datetime):  # type: ignore[no-untyped-def]
+def _counted(since: datetime):
     return (Attempt.created_at >= since) & Attempt.status.in_(COUNTED_STATUSES)

@@ -74,7 +74,7 @@ def reveal(public_id: str) -> str:
     return _attempt_page(_attempt_or_404(public_id), revealed=True)
 
 
-def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:  # type: ignore[no-untyped-def]
+def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:
     return render_template(
         "sms/attempt.html",
         attempt=found,
@@ -134,7 +134,7 @@ def check() -> str:
     return render_template("sms/check.html", form=form, result=result)
 
 
-def _send(form: SendCodeForm | ResendForm, send_request: sending.SendRequest):  # type: ignore[no-untyped-def]
+def _send(form: SendCodeForm | ResendForm, send_request: sending.SendRequest):
     """Send, or put the error on the field it concerns; return the attempt or None."""
     try:
         return sending.send_verification_code(
@@ -148,7 +148,7 @@ def _send(form: SendCodeForm | ResendForm, send_request: sending.SendRequest):  
         return None
 
 
-def _attempt_or_404(public_id: str):  # type: ignore[no-untyped-def]
+def _attempt_or_404(public_id: str):
     found = sending.find_by_public_id(public_id)
     if found is None:
         abort(404)

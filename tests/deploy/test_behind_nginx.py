@@ -255,7 +255,11 @@ def deployment(installed, nginx, postgres_url, serve_gunicorn, tmp_path) -> Iter
             HOST,
             PROXY_COUNT="1",
             FRESH_SIGN_IN_MINUTES="1",
-            **{f"RM_{e}_{p}_URL": rm_url for e in ("SANDBOX", "PRODUCTION") for p in ("OAUTH", "API")},
+            **{
+                f"RM_{e}_{p}_URL": rm_url
+                for e in ("SANDBOX", "PRODUCTION")
+                for p in ("OAUTH", "API")
+            },
         ),
         REQUESTS_CA_BUNDLE=str(certificates.ca),
     )
@@ -410,7 +414,9 @@ def test_sign_in_send_switch_and_sign_out_over_https_behind_nginx(deployment, ch
     agent.get_by_label("Phone number").fill("123456789")
     agent.get_by_label("Reason").fill("Deploy check, ticket 1")
     agent.get_by_role("button", name="Send code").click()
-    expect(agent.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Send to .*: Accepted$"))
+    expect(agent.get_by_role("heading", level=1)).to_have_text(
+        re.compile(r"^Send to .*: Accepted$")
+    )
 
     # The session cookie is bound to this host over HTTPS.
     for context in (admin_context, agent_context):
@@ -444,14 +450,14 @@ def test_sign_in_send_switch_and_sign_out_over_https_behind_nginx(deployment, ch
     admin.get_by_label("Code").fill(next_code(totp, used))
     admin.get_by_role("button", name="Confirm").click()
     expect(admin).to_have_url(f"{deployment.url}/admin/provider")
-    assert deployment.query("SELECT count(*) FROM audit_events WHERE action = 'provider.switch'") == [
-        (0,)
-    ]
+    assert deployment.query(
+        "SELECT count(*) FROM audit_events WHERE action = 'provider.switch'"
+    ) == [(0,)]
     switch()
     expect(admin.get_by_text("Sends now go through production (was sandbox).")).to_be_visible()
-    assert deployment.query(
-        "SELECT ip FROM audit_events WHERE action = 'provider.switch'"
-    ) == [("::1",)]
+    assert deployment.query("SELECT ip FROM audit_events WHERE action = 'provider.switch'") == [
+        ("::1",)
+    ]
 
     # Signing out ends both sessions.
     for page in (admin, agent):
