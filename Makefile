@@ -11,6 +11,7 @@ DEMO_ENV := DASHBOARD_RM_SANDBOX_OAUTH_URL=http://127.0.0.1:$(SIMULATOR_PORT) \
             DASHBOARD_RM_SANDBOX_API_URL=http://127.0.0.1:$(SIMULATOR_PORT)
 
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 
 .PHONY: install install-dev browser nginx run test check screenshots bench clean
 
@@ -32,21 +33,32 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 # Servers' output goes to instance/logs/; the terminal shows the addresses and, last, the
 # one-time passwords of the demo users.
 LOGS := instance/logs
-# Answers once the URL does (any status); exits non-zero otherwise.
+# Succeeds when the URL answers with a success or a redirect.
 PROBE := $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)'
+# Succeeds when something listens on the port.
+LISTENING := $(BIN)/python -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)'
 
 run: install
 	@mkdir -p $(LOGS)
+	@for port in $(PORT) $(SIMULATOR_PORT); do \
+		if $(LISTENING) $$port 2>/dev/null; then \
+			echo "Port $$port is in use: stop what holds it, or choose others" \
+				"(make run PORT=5001 SIMULATOR_PORT=8766)."; \
+			exit 1; \
+		fi; \
+	done
 	@$(FLASK) db upgrade >$(LOGS)/db-upgrade.log 2>&1 || { cat $(LOGS)/db-upgrade.log; exit 1; }
 	@$(FLASK) simulator --port $(SIMULATOR_PORT) >$(LOGS)/simulator.log 2>&1 & sim=$$!; \
 	$(DEMO_ENV) $(BIN)/gunicorn --workers 2 --timeout 30 --bind 127.0.0.1:$(PORT) \
 		--access-logfile $(LOGS)/access.log --error-logfile $(LOGS)/dashboard.log \
 		'dashboard:create_app(migrations=False)' & web=$$!; \
-	trap 'kill $$sim $$web 2>/dev/null' EXIT INT TERM; \
+	trap 'kill $$sim $$web 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	for url in http://127.0.0.1:$(PORT)/healthz http://127.0.0.1:$(SIMULATOR_PORT)/_inbox; do \
 		tries=0; until $(PROBE) $$url 2>/dev/null; do \
 			tries=$$((tries + 1)); \
-			if [ $$tries -ge 60 ]; then echo "No answer from $$url:"; tail -n 20 $(LOGS)/*.log; exit 1; fi; \
+			if [ $$tries -ge 60 ] || ! kill -0 $$sim $$web 2>/dev/null; then \
+				echo "The servers did not start:"; tail -n 20 $(LOGS)/*.log; exit 1; \
+			fi; \
 			sleep 0.5; \
 		done; \
 	done; \
@@ -56,29 +68,27 @@ run: install
 	$(DEMO_ENV) $(FLASK) demo || exit 1; \
 	wait
 
-# The browser tests drive Debian's Chromium (never a browser download).
-browser:
-	@if [ ! -x $(CHROMIUM) ]; then \
+# $(call debian,PROGRAM,PACKAGE,WHO): install Debian's PACKAGE when PROGRAM is missing (as
+# root), or say how to.
+define debian
+	@if [ ! -x $(1) ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update && apt-get install -y chromium; \
+			apt-get update && apt-get install -y $(2); \
 		else \
-			echo "The browser tests need Debian's Chromium. Install it with:"; \
-			echo "    sudo apt-get update && sudo apt-get install -y chromium"; \
+			echo "$(3) need Debian's $(2). Install it with:"; \
+			echo "    sudo apt-get update && sudo apt-get install -y $(2)"; \
 			exit 1; \
 		fi; \
 	fi
+endef
+
+# The browser tests drive Debian's Chromium (never a browser download).
+browser:
+	$(call debian,$(CHROMIUM),chromium,The browser tests)
 
 # The deployment tests run behind Debian's nginx.
 nginx:
-	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update && apt-get install -y nginx; \
-		else \
-			echo "The deployment tests need Debian's nginx. Install it with:"; \
-			echo "    sudo apt-get update && sudo apt-get install -y nginx"; \
-			exit 1; \
-		fi; \
-	fi
+	$(call debian,$(NGINX),nginx,The deployment tests)
 
 test: install-dev browser nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

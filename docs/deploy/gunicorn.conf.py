@@ -10,6 +10,10 @@ wsgi_app = "dashboard:create_app(migrations=False)"
 # Only nginx on this host talks to gunicorn.
 bind = "127.0.0.1:8000"
 
+# Build the app once, before the workers start: a setting that cannot be understood stops
+# gunicorn (and systemd sees the unit fail) instead of every worker failing in turn.
+preload_app = True
+
 # Sync workers: each holds one request at a time, and a send waits for RevenueMonster for at
 # most DASHBOARD_RM_TIMEOUT_SECONDS (25 s at most), below the worker timeout.
 worker_class = "sync"

@@ -30,28 +30,32 @@ from pathlib import Path
 import psycopg
 import pyotp
 import pytest
-from conftest import (
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from deploying import (
     DEPLOY,
     clean_environment,
     free_port,
     production_settings,
     stop,
 )
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from playwright.sync_api import Page, expect, sync_playwright
+from support import CHROMIUM, CHROMIUM_FLAGS
 
 from dashboard.revenuemonster import keys
 from dashboard.revenuemonster.simulator import Simulator, serve_in_thread
 
 HOST = "dashboard.test"
 PASSWORD = "a long pass phrase for the deploy test"
-CHROMIUM = os.environ.get("DASHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
 PG_ADMIN_URL = os.environ.get(
     "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+#: The first deployment test builds and installs the wheel; the browser journey waits out
+#: the one-minute fresh sign-in window.
+pytestmark = pytest.mark.timeout(300)
 
 
 # --- a throwaway certificate authority --------------------------------------------------------
@@ -168,6 +172,7 @@ def nginx_config(folder: Path, certificates: Certificates, https: int, http: int
         (DEPLOY / "nginx-site.conf").read_text(),
         [
             ("server_name sms.example.com;", f"server_name {HOST};", 2),
+            ("https://sms.example.com$request_uri", f"https://{HOST}:{https}$request_uri", 1),
             ("listen 443 ssl", f"listen 127.0.0.1:{https} ssl", 2),
             ("listen [::]:443 ssl", f"listen [::1]:{https} ssl", 2),
             ("listen 80;", f"listen 127.0.0.1:{http};", 1),
@@ -217,6 +222,8 @@ class Deployment:
     database_url: str
     spki: str
     https_port: int
+    http_port: int
+    ca: Path
     accounts: dict[str, str]
     nginx_log: Path
 
@@ -289,18 +296,8 @@ def deployment(installed, nginx, postgres_url, serve_gunicorn, tmp_path) -> Iter
         simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
         secret_file = tmp_path / f"{environment}-secret.txt"
         secret_file.write_text(secret + "\n")
-        installed.flask(
-            "provider",
-            "configure",
-            environment,
-            "--client-id",
-            client_id,
-            "--client-secret-file",
-            str(secret_file),
-            "--private-key-file",
-            str(key_file),
-            env=env,
-            cwd=work,
+        installed.configure_provider(
+            environment, client_id, secret_file, key_file, env=env, cwd=work
         )
 
     # gunicorn as the systemd unit starts it, on a port of this run's own.
@@ -334,6 +331,8 @@ def deployment(installed, nginx, postgres_url, serve_gunicorn, tmp_path) -> Iter
             postgres_url,
             certificates.dashboard_spki,
             https_port,
+            http_port,
+            certificates.ca,
             accounts,
             folder / "error.log",
         )
@@ -352,13 +351,7 @@ def chromium(deployment: Deployment):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: 'make browser' installs it.")
     flags = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *CHROMIUM_FLAGS,
         f"--host-resolver-rules=MAP {HOST} [::1]",
         f"--ignore-certificate-errors-spki-list={deployment.spki}",
     ]
@@ -394,6 +387,36 @@ def next_code(totp: pyotp.TOTP, used: set[str]) -> str:
         time.sleep(1)
     used.add(code)
     return code
+
+
+def ask(deployment: Deployment, host: str, *, sni: str | None = HOST, tls: bool = True) -> bytes:
+    """A GET / for ``host`` sent to nginx over ::1 as a client that names ``sni`` would send
+    it (plain HTTP when not ``tls``); what came back before nginx closed the connection."""
+    raw = socket.create_connection(("::1", deployment.https_port if tls else deployment.http_port))
+    if tls:
+        context = ssl.create_default_context(cafile=str(deployment.ca))
+        context.check_hostname = sni == HOST
+        context.minimum_version = ssl.TLSVersion.TLSv1_3
+        raw = context.wrap_socket(raw, server_hostname=sni)
+    with raw:
+        raw.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_nginx_answers_only_its_own_host_name(deployment):
+    own = f"{HOST}:{deployment.https_port}"
+    assert ask(deployment, own).startswith(b"HTTP/1.1 302 ")  # over TLS 1.3, to the sign-in
+    assert b"\r\nStrict-Transport-Security: max-age=" in ask(deployment, own)
+    assert ask(deployment, "evil.example.net") == b""  # no answer at all, no nginx page
+    with pytest.raises(ssl.SSLError):
+        ask(deployment, "evil.example.net", sni="evil.example.net")
+    redirect = ask(deployment, "evil.example.net", tls=False)
+    assert redirect.startswith(b"HTTP/1.1 301 ")
+    assert f"\r\nLocation: https://{own}/\r\n".encode() in redirect
+    assert b"nginx/" not in redirect  # no version
 
 
 def test_sign_in_send_switch_and_sign_out_over_https_behind_nginx(deployment, chromium):

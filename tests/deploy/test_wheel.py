@@ -8,10 +8,15 @@ import re
 import subprocess
 import zipfile
 
+import pytest
 import requests
-from conftest import ROOT, clean_environment, free_port, production_settings
+from deploying import DEPLOY, ROOT, clean_environment, free_port, production_settings
 
 from dashboard.revenuemonster import keys
+
+#: The first deployment test builds and installs the wheel; the browser journey waits out
+#: the one-minute fresh sign-in window.
+pytestmark = pytest.mark.timeout(300)
 
 
 def test_the_wheel_ships_templates_static_files_and_migrations(installed):
@@ -59,19 +64,7 @@ def test_the_installed_wheel_runs_from_an_empty_directory(installed, serve_gunic
     secret, key = tmp_path / "secret.txt", tmp_path / "private.pem"
     secret.write_text("a-client-secret\n")
     key.write_bytes(keys.private_key_pem(keys.generate_private_key()))
-    installed.flask(
-        "provider",
-        "configure",
-        "production",
-        "--client-id",
-        "ops-client",
-        "--client-secret-file",
-        str(secret),
-        "--private-key-file",
-        str(key),
-        env=env,
-        cwd=work,
-    )
+    installed.configure_provider("production", "ops-client", secret, key, env=env, cwd=work)
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -111,3 +104,27 @@ def test_a_new_sqlite_database_is_readable_by_its_owner_only(installed, tmp_path
         check=True,
     ).stdout.split()
     assert modes == ["0o600", "0o600", "0o600"]
+
+
+def test_gunicorn_with_the_deploy_config_stops_on_a_settings_error(installed, tmp_path):
+    """preload_app: the master builds the app, so systemd sees the unit fail, rather than a
+    master that reports itself ready while every worker fails in turn."""
+    env = clean_environment(**production_settings(f"sqlite:///{tmp_path / 'x.sqlite'}", "x"))
+    del env["DASHBOARD_TRUSTED_HOSTS"]
+    result = subprocess.run(
+        [
+            installed.bin("gunicorn"),
+            "--config",
+            str(DEPLOY / "gunicorn.conf.py"),
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "DASHBOARD_TRUSTED_HOSTS must be set when DASHBOARD_ENV=production" in result.stderr
+    assert "Booting worker" not in result.stderr
