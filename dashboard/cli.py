@@ -7,14 +7,16 @@ import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .encryption import DecryptionError
-from .models import ENVIRONMENTS, ROLES
+from .models import ENVIRONMENTS, ROLES, User
 from .revenuemonster import keys, simulator
 from .services import audit, key_rotation, provider_settings, sending, users
 
@@ -66,14 +68,15 @@ def create_user(email: str, role: str, name: str, password_stdin: bool) -> None:
         click.echo(f"One-time password (shown once, to be changed at first sign-in): {one_time}")
 
 
-def _user(email: str):
+def _user(email: str) -> User:
     user = users.find_by_email(email)
     if user is None:
         fail(f"No user has the email {email}.")
+    assert user is not None  # fail() raises
     return user
 
 
-def _change(change, done: str) -> None:
+def _change(change: Callable[[], object], done: str) -> None:
     try:
         change()
     except users.UserError as error:
@@ -125,8 +128,8 @@ def reset_password(email: str) -> None:
 def configure_provider(
     environment: str,
     client_id: str,
-    client_secret_file,
-    private_key_file,
+    client_secret_file: IO[str],
+    private_key_file: IO[bytes],
 ) -> None:
     """Store an environment's client ID, client secret and private key (encrypted)."""
     try:

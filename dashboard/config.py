@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -231,18 +232,23 @@ def _count(value: Any, name: str, *, least: int = 0, most: int) -> int:
     return number
 
 
+#: A host name (``.example.com`` admits its subdomains) or an IPv4 address: what werkzeug can
+#: match a ``Host`` against. IPv6 literals never match there.
+_HOST_NAME = re.compile(r"^\.?(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
 def _hosts(value: Any) -> list[str] | None:
-    """Comma-separated host names (no scheme, no port, no path) as a list; ``.example.com``
-    also admits its subdomains, as Flask's ``TRUSTED_HOSTS`` does. None (unset: any host)
-    is for development only."""
+    """Comma-separated host names (no scheme, no port, no path) as a list, as Flask's
+    ``TRUSTED_HOSTS`` takes them. None (unset: any host) is for development only."""
     if value is None:
         return None
     hosts = [host.strip().lower() for host in str(value).split(",") if host.strip()]
-    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789.-[]:")
-    if not hosts or any(not set(host) <= allowed or host.count(":") == 1 for host in hosts):
+    wrong = [host for host in hosts if not _HOST_NAME.match(host)]
+    if not hosts or wrong:
         raise SettingsError(
-            f"{PREFIX}TRUSTED_HOSTS must be comma-separated host names without a scheme or a"
-            " port, such as sms.example.com."
+            f"{PREFIX}TRUSTED_HOSTS must be comma-separated host names or IPv4 addresses, "
+            "without a scheme or a port, such as sms.example.com (internationalised names in "
+            f"their xn-- form; IPv6 literals cannot be matched): {', '.join(wrong) or 'none'}."
         )
     return hosts
 

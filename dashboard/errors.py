@@ -29,13 +29,21 @@ def init_app(app: Flask) -> None:
 
 
 def csrf_error(error: CSRFError) -> tuple[str, int]:
-    return render_template(
-        "error.html",
-        code=400,
-        title="The form expired",
-        explanation="The form was missing its security token or it had expired. "
-        "Go back, reload the page and submit it again.",
-    ), 400
+    if "referrer" in (error.description or ""):
+        # Over HTTPS Flask-WTF also wants a Referer of this site (README › Security notes).
+        title = "The form could not be checked"
+        explanation = (
+            "Your browser did not say that the form came from this site (its Referer "
+            "header), which the dashboard needs over HTTPS. Allow referrers for this site, "
+            "reload the page and submit it again."
+        )
+    else:
+        title = "The form expired"
+        explanation = (
+            "The form was missing its security token or it had expired. "
+            "Go back, reload the page and submit it again."
+        )
+    return render_template("error.html", code=400, title=title, explanation=explanation), 400
 
 
 def http_error(error: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:

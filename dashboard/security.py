@@ -190,8 +190,8 @@ def fresh_sign_in_required(change: str, *, back: str) -> Callable[[F], F]:
 
     ``change`` names the action on the confirmation page ("switch the environment"); ``back``
     is the endpoint of the page its form is on, which the confirmation returns to (with the
-    view arguments that endpoint takes). Both travel explicitly: the browser sends no Referer
-    to rely on, and the page names the change from this table, never from the URL."""
+    view arguments that endpoint takes). Both travel explicitly, never from a Referer that a
+    browser may leave out, and the page names the change from here, never from the URL."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -216,8 +216,11 @@ def return_to(endpoint: str) -> str:
 
 
 def change_named(endpoint: str | None) -> str | None:
-    """What the view at ``endpoint`` changes, if it asks for a fresh sign-in."""
+    """What the view at ``endpoint`` changes, if it asks for a fresh sign-in and the signed-in
+    user may use it."""
     view = current_app.view_functions.get(endpoint or "")
+    if view is None or not may_use(current_user, endpoint or ""):
+        return None
     return getattr(view, "fresh_change", None)
 
 

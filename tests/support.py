@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 from pathlib import Path
 
@@ -17,6 +18,18 @@ PASSWORD = "correct horse battery staple"
 ENCRYPTION_KEYS = "k1:" + base64.b64encode(b"k" * 32).decode()
 SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+#: Debian's Chromium, and the flags it needs on a closed network as root.
+CHROMIUM = os.environ.get("DASHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def sandbox_secret(client_id: str) -> str:

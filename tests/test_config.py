@@ -148,6 +148,11 @@ def test_environment_variables_are_read_with_their_prefix():
         ("TRUSTED_HOSTS", "https://sms.example.com", "without a scheme or a port"),
         ("TRUSTED_HOSTS", "sms.example.com:443", "without a scheme or a port"),
         ("TRUSTED_HOSTS", " , ", "TRUSTED_HOSTS must be comma-separated host names"),
+        ("TRUSTED_HOSTS", "[::1]", "IPv6 literals cannot be matched): [::1]"),
+        ("TRUSTED_HOSTS", "sms.example.com, a..b", "such as sms.example.com"),
+        ("TRUSTED_HOSTS", "sms.example.com.", "such as sms.example.com"),
+        ("TRUSTED_HOSTS", "-.example.com", "such as sms.example.com"),
+        ("TRUSTED_HOSTS", "bücher.example", "in their xn-- form"),
     ],
 )
 def test_nonsense_is_refused_with_the_setting_named(tmp_path, name, value, words):

@@ -32,6 +32,13 @@ def fail_sign_in(client, **environ):
     )
 
 
+def confirm_it_is_you(app, client, location, email):
+    """Open the confirmation page at ``location`` and answer it; the page and the answer."""
+    page = client.get(location).get_data(as_text=True)
+    data = {"password": PASSWORD, "code": totp_code(app, email), "csrf_token": csrf_token(page)}
+    return page, client.post(location, data=data)
+
+
 def test_DP1_without_a_declared_proxy_forwarded_headers_are_ignored(app, tmp_path):
     direct = app_with(app, tmp_path / "direct")
     assert fail_sign_in(direct.test_client(), REMOTE_ADDR="192.0.2.1").status_code == 200
@@ -53,7 +60,8 @@ def test_DP1_behind_one_proxy_the_forwarded_scheme_and_host_are_used(app, make_u
     data = {"email": "agent@example.com", "password": PASSWORD, "csrf_token": csrf_token(page)}
     # Over HTTPS Flask-WTF wants a Referer of this very origin: the forwarded scheme and host.
     elsewhere = {**forwarded, "Referer": "https://localhost/login"}
-    assert client.post("/login", data=data, headers=elsewhere).status_code == 400
+    refused = client.post("/login", data=data, headers=elsewhere)
+    assert refused.status_code == 400 and "its Referer header" in refused.get_data(as_text=True)
     same_origin = {**forwarded, "Referer": "https://sms.example.com/login"}
     assert client.post("/login", data=data, headers=same_origin).status_code == 302
 
@@ -92,16 +100,8 @@ def test_AU4_the_confirmation_names_the_change_and_returns_to_its_page(app, clie
         )
         location = refused.headers["Location"]
         assert location.startswith("/account/confirm?")
-        confirm = client.get(location).get_data(as_text=True)
-        assert "To switch the environment, confirm it is you" in confirm
-        answer = client.post(
-            location,
-            data={
-                "password": PASSWORD,
-                "code": totp_code(app, "boss@example.com"),
-                "csrf_token": csrf_token(confirm),
-            },
-        )
+        page, answer = confirm_it_is_you(app, client, location, "boss@example.com")
+        assert "To switch the environment, confirm it is you" in page
         assert answer.headers["Location"] == "/admin/provider"
     switches = "SELECT count(*) FROM audit_events WHERE action LIKE 'provider.%'"
     assert query_scalar(app, switches) == 0
@@ -116,16 +116,8 @@ def test_AU4_the_confirmation_never_leaves_the_site(app, client, make_user, next
         sign_in(client, "boss@example.com")
         clock.tick(timedelta(seconds=30))  # the next two-step code
         location = f"/account/confirm?next={next_url}&change=admin.switch"
-        confirm = client.get(location).get_data(as_text=True)
-        assert "evil.example.net" not in confirm
-        answer = client.post(
-            location,
-            data={
-                "password": PASSWORD,
-                "code": totp_code(app, "boss@example.com"),
-                "csrf_token": csrf_token(confirm),
-            },
-        )
+        page, answer = confirm_it_is_you(app, client, location, "boss@example.com")
+    assert "evil.example.net" not in page
     assert answer.headers["Location"] == "/"
 
 
@@ -134,4 +126,12 @@ def test_AU4_the_confirmation_names_only_changes_it_knows(app, client, make_user
     sign_in(client, "boss@example.com")
     page = client.get("/account/confirm?change=<b>wire+money</b>").get_data(as_text=True)
     assert "wire money" not in page and "wire+money" not in page
+    assert "This change needs a recent sign-in" in page
+
+
+def test_AU4_the_confirmation_names_no_change_the_user_may_not_make(app, client, make_user):
+    make_user("agent@example.com", "support")
+    sign_in(client, "agent@example.com")
+    page = client.get("/account/confirm?change=admin.switch").get_data(as_text=True)
+    assert "switch the environment" not in page
     assert "This change needs a recent sign-in" in page

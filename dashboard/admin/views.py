@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import phonenumbers
@@ -134,16 +135,10 @@ def save_settings() -> str | Response:
     form = SettingsForm()
     if not form.validate_on_submit():
         return render_template("admin/settings.html", form=form)
-    key = runtime_settings.TWO_STEP_FOR_EVERYONE
+    key, new = runtime_settings.TWO_STEP_FOR_EVERYONE, bool(form.two_step_for_everyone.data)
     with write_transaction(audit.CHAIN_LOCK, key):
-        old = runtime_settings.put(key, bool(form.two_step_for_everyone.data), current_user)
-        audit.record(
-            "setting.change",
-            current_user,
-            target=key,
-            old=old,
-            new=bool(form.two_step_for_everyone.data),
-        )
+        old = runtime_settings.put(key, new, current_user)
+        audit.record("setting.change", current_user, target=key, old=old, new=new)
     flash("Settings saved.", "success")
     return redirect(url_for("admin.settings"))
 
@@ -155,14 +150,14 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-def _button(user_id, change, done: str) -> Response:
+def _button(user_id: int, change: Callable[[User], object], done: str) -> Response:
     user = _user_or_404(user_id)
     if ButtonForm().validate_on_submit():
         _attempt(lambda: change(user), done.format(email=user.email))
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
-def _attempt(change, done: str) -> None:
+def _attempt(change: Callable[[], object], done: str) -> None:
     try:
         change()
     except users.UserError as error:

@@ -29,7 +29,7 @@ import pytest
 import requests
 from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
-from support import PASSWORD, base_config, migrate
+from support import CHROMIUM, CHROMIUM_FLAGS, PASSWORD, base_config, migrate
 
 from dashboard import create_app
 from dashboard.revenuemonster import keys
@@ -37,16 +37,6 @@ from dashboard.revenuemonster.simulator import Simulator
 from dashboard.services import messages, provider_settings, sending, throttling, users
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("DASHBOARD_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
