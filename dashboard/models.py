@@ -23,19 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .domain import capabilities, statuses
+from .domain.capabilities import ROLES, Capability
+from .domain.statuses import Status
 from .extensions import db
 
-ROLES = ("support", "auditor", "admin")
 ENVIRONMENTS = ("sandbox", "production")
-STATUSES = ("pending", "blocked", "accepted", "rejected", "failed", "unknown")
-STATUS_WORDS = {
-    "pending": "Pending",
-    "blocked": "Blocked",
-    "accepted": "Accepted",
-    "rejected": "Rejected",
-    "failed": "Failed",
-    "unknown": "Unknown",
-}
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -102,8 +95,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         """The session carries the version too, so rotating it ends every existing session."""
         return f"{self.id}:{self.session_version}"
 
-    def has_role(self, *roles: str) -> bool:
-        return self.role in roles
+    def may(self, capability: Capability) -> bool:
+        return capabilities.may(self.role, capability)
 
     @property
     def display_name(self) -> str:
@@ -120,7 +113,7 @@ class Attempt(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "attempts"
     __table_args__ = (
-        _check_in("status", STATUSES),
+        _check_in("status", statuses.ALL),
         _check_in("environment", ENVIRONMENTS),
         # History filters: one composite index per frequent filter, sort key (id) last.
         Index("ix_attempts_status_id", "status", "id"),
@@ -156,7 +149,7 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     code_failed_checks: Mapped[int] = mapped_column(Integer, default=0)
     code_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
     response_code: Mapped[str | None] = mapped_column(String(64))
     response_message: Mapped[str | None] = mapped_column(Text)
     response_debug: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -172,7 +165,7 @@ class Attempt(db.Model):  # type: ignore[name-defined]
 
     @property
     def status_words(self) -> str:
-        return STATUS_WORDS[self.status]
+        return Status(self.status).word
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]

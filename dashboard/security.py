@@ -24,7 +24,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import BadRequest
 
-from .database import write_transaction
+from .domain.capabilities import Capability
 from .extensions import db, login_manager
 from .models import User
 from .services import audit, users
@@ -150,22 +150,22 @@ def require_sign_in() -> Any:
     return None
 
 
-def roles_required(*roles: str) -> Callable[[F], F]:
-    """Let only users with one of ``roles`` through; others get 403, logged and audited.
+def requires(capability: Capability) -> Callable[[F], F]:
+    """Let only users whose role has ``capability`` through; others get 403, logged and audited.
 
-    The roles are kept on the view (``allowed_roles``), so the navigation can show each person
-    only what they may use without a second list of who may do what."""
+    The capability is kept on the view (``capability``), so the navigation shows each person
+    only what they may use from the same table (domain.capabilities)."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            if not current_user.has_role(*roles):
+            if not current_user.may(capability):
                 deny()
             return view(*args, **kwargs)
 
-        wrapped.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        wrapped.capability = capability  # type: ignore[attr-defined]
         return wrapped  # type: ignore[return-value]
 
     return decorator
@@ -177,10 +177,7 @@ def deny() -> None:
         "authz.denied",
         extra={"user_id": current_user.id, "endpoint": request.endpoint, "method": request.method},
     )
-    with write_transaction(audit.CHAIN_LOCK):
-        audit.record(
-            "access.denied", current_user, target=request.path[:254], method=request.method
-        )
+    audit.log("access.denied", current_user, target=request.path[:254], method=request.method)
     abort(403)
 
 
@@ -226,12 +223,12 @@ def change_named(endpoint: str | None) -> str | None:
 
 def may_use(user: Any, endpoint: str) -> bool:
     """Whether ``user`` may open ``endpoint`` (which every signed-in user may, unless its view
-    names roles)."""
+    requires a capability)."""
     view = current_app.view_functions.get(endpoint)
     if view is None or not user.is_authenticated:
         return False
-    roles = getattr(view, "allowed_roles", None)
-    return roles is None or user.role in roles
+    capability = getattr(view, "capability", None)
+    return capability is None or user.may(capability)
 
 
 def local_path(target: str | None) -> str | None:

@@ -11,8 +11,10 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
+from .domain import statuses
+from .domain.capabilities import Capability
+from .domain.statuses import Status
 from .extensions import db
-from .models import STATUS_WORDS
 from .security import may_use
 from .services import provider_settings
 from .services.messages import GSM7_BASIC, GSM7_EXTENSION
@@ -40,6 +42,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(utc_time)
     app.add_template_filter(local_time)
     app.add_template_global(status_badge)
+    app.add_template_global(Status, "Status")
+    app.add_template_global(Capability, "Capability")
 
 
 def read_viewer_zone() -> None:
@@ -75,8 +79,10 @@ def status_badge(status: str) -> Markup:
 
 
 _BADGES = {
-    status: Markup('<span class="badge status-badge status-{}">{}</span>').format(status, words)
-    for status, words in STATUS_WORDS.items()
+    status.value: Markup('<span class="badge status-badge status-{}">{}</span>').format(
+        status.value, status.word
+    )
+    for status in statuses.ALL
 }
 
 

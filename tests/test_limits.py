@@ -17,7 +17,7 @@ from dashboard.services import limits, message_templates
 
 
 def set_limits(app, **changes) -> None:
-    with app.app_context(), write_transaction():
+    with app.app_context():
         limits.save(dataclasses.replace(limits.current(), **changes), "test")
 
 

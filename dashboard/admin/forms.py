@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
 
-from ..models import ROLES
+from ..domain.capabilities import ROLES
 
 ROLE_CHOICES = [SelectChoice(role, role.title()) for role in ROLES]
 

@@ -8,9 +8,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..auth.forms import ButtonForm
+from ..domain.capabilities import Capability
 from ..models import ENVIRONMENTS
-from ..security import fresh_sign_in_required, roles_required
-from ..services import provider_settings
+from ..security import fresh_sign_in_required, requires
+from ..services import environments, provider_accounts, provider_health
 from . import bp
 from .forms import CredentialsForm, SwitchEnvironmentForm
 
@@ -18,13 +19,13 @@ CONFIRMATION_WORD = "production"
 
 
 @bp.route("/provider")
-@roles_required("admin")
+@requires(Capability.MANAGE_PROVIDER)
 def provider() -> str:
     return _page(None, SwitchEnvironmentForm())
 
 
 @bp.route("/provider/<environment>/credentials", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_PROVIDER)
 @fresh_sign_in_required("change RevenueMonster credentials", back="admin.provider")
 def save_credentials(environment: str) -> str | BaseResponse:
     _check(environment)
@@ -33,14 +34,14 @@ def save_credentials(environment: str) -> str | BaseResponse:
         upload = form.private_key_file.data
         pem = upload.read() if upload else (form.private_key.data or "").strip().encode()
         try:
-            provider_settings.configure(
+            provider_accounts.configure(
                 environment,
                 current_user,
                 client_id=(form.client_id.data or None),
                 client_secret=(form.client_secret.data or None),
                 private_key_pem=pem or None,
             )
-        except provider_settings.ProviderError as error:
+        except provider_accounts.ProviderError as error:
             field = form.private_key if "key" in str(error).lower() else form.client_id
             field.errors = [str(error)]
         else:
@@ -50,12 +51,12 @@ def save_credentials(environment: str) -> str | BaseResponse:
 
 
 @bp.route("/provider/<environment>/generate", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_PROVIDER)
 @fresh_sign_in_required("generate a new key pair", back="admin.provider")
 def generate_key(environment: str) -> BaseResponse:
     _check(environment)
     if ButtonForm().validate_on_submit():
-        provider_settings.generate_key_pair(environment, current_user)
+        provider_accounts.generate_key_pair(environment, current_user)
         flash(
             f"A new key pair is stored for {environment}. Register its public key (below) in "
             "RevenueMonster's merchant portal, under Developer › Applications.",
@@ -65,10 +66,10 @@ def generate_key(environment: str) -> BaseResponse:
 
 
 @bp.route("/provider/<environment>/public-key.pem")
-@roles_required("admin")
+@requires(Capability.MANAGE_PROVIDER)
 def public_key(environment: str) -> Response:
     _check(environment)
-    pem = provider_settings.public_key_pem(environment)
+    pem = provider_accounts.public_key_pem(environment)
     if pem is None:
         abort(404)
     return Response(
@@ -81,17 +82,17 @@ def public_key(environment: str) -> Response:
 
 
 @bp.route("/provider/<environment>/test", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_PROVIDER)
 def test_connection(environment: str) -> BaseResponse:
     _check(environment)
     if ButtonForm().validate_on_submit():
-        ok, words = provider_settings.test_connection(environment, current_user)
+        ok, words = provider_health.test_connection(environment, current_user)
         flash(words, "success" if ok else "danger")
     return redirect(url_for("admin.provider", _anchor=environment))
 
 
 @bp.route("/provider/switch", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_PROVIDER)
 @fresh_sign_in_required("switch the environment", back="admin.provider")
 def switch() -> str | BaseResponse:
     form = SwitchEnvironmentForm()
@@ -101,10 +102,10 @@ def switch() -> str | BaseResponse:
             form.confirmation.errors = [f"Type {CONFIRMATION_WORD} to switch to production."]
         else:
             try:
-                previous = provider_settings.use_environment(
+                previous = environments.use_environment(
                     target, current_user, reason=form.reason.data or ""
                 )
-            except provider_settings.ProviderError as error:
+            except provider_accounts.ProviderError as error:
                 form.environment.errors = [str(error)]
             else:
                 flash(f"Sends now go through {target} (was {previous}).", "success")
@@ -114,15 +115,15 @@ def switch() -> str | BaseResponse:
 
 def _page(submitted: CredentialsForm | None, switch_form: SwitchEnvironmentForm) -> str:
     """The page, with the credentials form that was just submitted (and its errors) kept."""
-    active = provider_settings.active_environment()
+    active = environments.active_environment()
     if not switch_form.environment.data or switch_form.environment.data == active:
         switch_form.environment.data = "production" if active == "sandbox" else "sandbox"
     cards = [
         {
             "environment": environment,
-            "account": provider_settings.account(environment),
-            "public_key": provider_settings.public_key_pem(environment),
-            "health": provider_settings.health(environment),
+            "account": provider_accounts.account(environment),
+            "public_key": provider_accounts.public_key_pem(environment),
+            "health": provider_health.health(environment),
             "form": submitted
             if submitted is not None and submitted._prefix == f"{environment}-"
             else CredentialsForm(formdata=None, prefix=environment),

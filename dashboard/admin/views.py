@@ -5,29 +5,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 
-import phonenumbers
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ..auth.forms import ButtonForm
-from ..database import write_transaction
+from ..domain.capabilities import Capability
 from ..models import User
-from ..security import fresh_sign_in_required, roles_required
-from ..services import audit, limits, message_templates, runtime_settings, users
+from ..security import fresh_sign_in_required, requires
+from ..services import limits, message_templates, runtime_settings, users
 from ..services.messages import InvalidTemplate
 from . import bp
 from .forms import CreateUserForm, LimitsForm, RoleForm, SettingsForm, TemplateForm
 
 
 @bp.route("/")
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 def index() -> Response:
     return redirect(url_for("admin.users_list"))
 
 
 @bp.route("/users", methods=["GET", "POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 def users_list() -> str | Response:
     form = CreateUserForm()
     if form.validate_on_submit():
@@ -44,7 +43,7 @@ def users_list() -> str | Response:
 
 
 @bp.route("/users/<int:user_id>")
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 def user_detail(user_id: int) -> str:
     user = _user_or_404(user_id)
     return render_template(
@@ -53,7 +52,7 @@ def user_detail(user_id: int) -> str:
 
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("change a role", back="admin.user_detail")
 def change_role(user_id: int) -> Response:
     user = _user_or_404(user_id)
@@ -67,7 +66,7 @@ def change_role(user_id: int) -> Response:
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("disable a user", back="admin.user_detail")
 def disable(user_id: int) -> Response:
     return _button(
@@ -78,7 +77,7 @@ def disable(user_id: int) -> Response:
 
 
 @bp.route("/users/<int:user_id>/enable", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("enable a user", back="admin.user_detail")
 def enable(user_id: int) -> Response:
     return _button(
@@ -89,7 +88,7 @@ def enable(user_id: int) -> Response:
 
 
 @bp.route("/users/<int:user_id>/reset-two-step", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("reset two-step sign-in", back="admin.user_detail")
 def reset_two_step(user_id: int) -> Response:
     return _button(
@@ -100,7 +99,7 @@ def reset_two_step(user_id: int) -> Response:
 
 
 @bp.route("/users/<int:user_id>/sign-out", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 def sign_out_everywhere(user_id: int) -> Response:
     return _button(
         user_id,
@@ -110,7 +109,7 @@ def sign_out_everywhere(user_id: int) -> Response:
 
 
 @bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("reset a password", back="admin.user_detail")
 def reset_password(user_id: int) -> str | Response:
     user = _user_or_404(user_id)
@@ -121,7 +120,7 @@ def reset_password(user_id: int) -> str | Response:
 
 
 @bp.get("/settings")
-@roles_required("admin")
+@requires(Capability.MANAGE_SETTINGS)
 def settings() -> str:
     key = runtime_settings.TWO_STEP_FOR_EVERYONE
     form = SettingsForm(two_step_for_everyone=runtime_settings.get(key, False))
@@ -129,16 +128,15 @@ def settings() -> str:
 
 
 @bp.post("/settings")
-@roles_required("admin")
+@requires(Capability.MANAGE_SETTINGS)
 @fresh_sign_in_required("change the two-step policy", back="admin.settings")
 def save_settings() -> str | Response:
     form = SettingsForm()
     if not form.validate_on_submit():
         return render_template("admin/settings.html", form=form)
-    key, new = runtime_settings.TWO_STEP_FOR_EVERYONE, bool(form.two_step_for_everyone.data)
-    with write_transaction(audit.CHAIN_LOCK, key):
-        old = runtime_settings.put(key, new, current_user)
-        audit.record("setting.change", current_user, target=key, old=old, new=new)
+    runtime_settings.require_two_step_for_everyone(
+        bool(form.two_step_for_everyone.data), current_user
+    )
     flash("Settings saved.", "success")
     return redirect(url_for("admin.settings"))
 
@@ -167,19 +165,15 @@ def _attempt(change: Callable[[], object], done: str) -> None:
 
 
 @bp.route("/limits", methods=["GET", "POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_LIMITS)
 def limits_page() -> str | Response:
     saved = limits.current()
     form = LimitsForm(data={**asdict(saved), "allowed_regions": ", ".join(saved.allowed_regions)})
     if form.validate_on_submit():
-        regions = tuple(
-            sorted({r.strip().upper() for r in (form.allowed_regions.data or "").split(",")})
-        )
-        unknown = [r for r in regions if not phonenumbers.country_code_for_region(r)]
-        if unknown:
-            form.allowed_regions.errors = [
-                f"Not a country code phone numbers know: {', '.join(unknown)}."
-            ]
+        try:
+            regions = limits.parse_regions(form.allowed_regions.data or "")
+        except limits.UnknownRegion as error:
+            form.allowed_regions.errors = [str(error)]
         else:
             new = limits.Limits(
                 cooldown_seconds=form.cooldown_seconds.data or 0,
@@ -191,21 +185,19 @@ def limits_page() -> str | Response:
                 paused=bool(form.paused.data),
                 paused_reason=(form.paused_reason.data or "").strip(),
             )
-            with write_transaction(audit.CHAIN_LOCK, limits.SETTING):
-                limits.save(new, current_user)
+            limits.save(new, current_user)
             flash("Limits saved." + (" Sending is paused." if new.paused else ""), "success")
             return redirect(url_for("admin.limits_page"))
     return render_template("admin/limits.html", form=form)
 
 
 @bp.route("/templates", methods=["GET", "POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_TEMPLATES)
 def templates_page() -> str | Response:
     form = TemplateForm()
     if form.validate_on_submit():
         try:
-            with write_transaction(audit.CHAIN_LOCK, message_templates.SETTING):
-                message_templates.add(form.name.data or "", form.text.data or "", current_user)
+            message_templates.add(form.name.data or "", form.text.data or "", current_user)
         except InvalidTemplate as error:
             form.text.errors = [str(error)]
         else:
@@ -220,15 +212,14 @@ def templates_page() -> str | Response:
 
 
 @bp.route("/templates/<template_id>/<action>", methods=["POST"])
-@roles_required("admin")
+@requires(Capability.MANAGE_TEMPLATES)
 def template_action(template_id: str, action: str) -> Response:
     change = {"remove": message_templates.remove, "default": message_templates.make_default}
     if action not in change or message_templates.find(template_id) is None:
         abort(404)
     if ButtonForm().validate_on_submit():
         try:
-            with write_transaction(audit.CHAIN_LOCK, message_templates.SETTING):
-                change[action](template_id, current_user)
+            change[action](template_id, current_user)
         except InvalidTemplate as error:
             flash(str(error), "danger")
     return redirect(url_for("admin.templates_page"))

@@ -5,7 +5,8 @@ from wtforms import DateField, HiddenField, IntegerField, SearchField, SelectFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, Regexp, ValidationError
 
-from ..models import ENVIRONMENTS, STATUS_WORDS
+from ..domain import statuses
+from ..models import ENVIRONMENTS
 from ..services.history import MAX_PAGE_SIZE, MIN_CONTAINS_DIGITS
 
 ANY = SelectChoice("", "Any")
@@ -34,7 +35,7 @@ class HistoryFilterForm(FlaskForm):
         default="ends",
     )
     status = SelectField(
-        "Status", choices=[ANY] + [SelectChoice(k, v) for k, v in STATUS_WORDS.items()], default=""
+        "Status", choices=[ANY] + [SelectChoice(s.value, s.word) for s in statuses.ALL], default=""
     )
     response_code = StringField(
         "Response code",

@@ -19,8 +19,9 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy import Row
 
+from ..domain.capabilities import Capability
 from ..models import utcnow
-from ..security import may_use, roles_required
+from ..security import may_use, requires
 from ..services import cursors, exports, history, sending, users
 from ..templating import local_time, status_badge
 from . import bp
@@ -137,7 +138,7 @@ _MARK = "0-public-id-0"
 
 
 @bp.route("/history/export", methods=["POST"])
-@roles_required("auditor", "admin")
+@requires(Capability.EXPORT)
 def export() -> Response | tuple[str, int]:
     """The current filters' attempts as CSV or JSON Lines, streamed."""
     form = filter_form(request.form)
@@ -154,7 +155,7 @@ def export() -> Response | tuple[str, int]:
 
 
 @bp.route("/history/exports/<int:event_id>/manifest.json")
-@roles_required("auditor", "admin")
+@requires(Capability.EXPORT)
 def export_manifest(event_id: int) -> Response:
     found = exports.manifest(event_id)
     if found is None:

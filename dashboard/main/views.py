@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from ..domain import statuses
 from ..extensions import db
-from ..models import STATUS_WORDS
 from ..services import overview
 from . import bp
 
@@ -23,7 +23,7 @@ def index() -> str:
     return render_template(
         "main/overview.html",
         overview=overview.overview(g.viewer_zone),
-        status_words=STATUS_WORDS,
+        statuses=statuses.ALL,
     )
 
 

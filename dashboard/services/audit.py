@@ -5,13 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
 from sqlalchemy import select
 
+from ..database import write_transaction
+from ..domain import days
 from ..extensions import db
 from ..models import AuditEvent, User, utcnow
+from . import cursors
 
 GENESIS_HASH = "0" * 64
 #: Lock key that serialises appends, so the chain never forks.
@@ -43,6 +48,58 @@ def record(action: str, actor: Actor, *, target: str = "", **details: Any) -> Au
     event.hash = _event_hash(event)
     db.session.add(event)
     return event
+
+
+def log(action: str, actor: Actor, *, target: str = "", **details: Any) -> None:
+    """Record an event that is the whole change (a refusal, a reveal), in a transaction of its
+    own."""
+    with write_transaction(CHAIN_LOCK):
+        record(action, actor, target=target, **details)
+
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    """What the audit log page filters by; dates are days in ``zone``."""
+
+    zone: ZoneInfo
+    actor: str = ""
+    action: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[AuditEvent]
+    next_cursor: str | None  # for the next, older page; None on the last
+
+
+def search(filters: EventFilters, *, cursor: str | None = None) -> EventPage:
+    """A page of events, newest first; raises cursors.BadCursor for a cursor it did not make."""
+    statement = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(PAGE_SIZE + 1)
+    if filters.actor:
+        statement = statement.where(AuditEvent.actor_label == filters.actor.strip().lower())
+    if filters.action:
+        statement = statement.where(AuditEvent.action == filters.action.strip())
+    if filters.date_from:
+        statement = statement.where(
+            AuditEvent.created_at >= days.start_of(filters.date_from, filters.zone)
+        )
+    if filters.date_to:
+        statement = statement.where(
+            AuditEvent.created_at < days.end_of(filters.date_to, filters.zone)
+        )
+    if cursor:
+        (before,) = cursors.read(cursor, kind="audit")
+        statement = statement.where(AuditEvent.id < before)
+    events = list(db.session.scalars(statement))
+    if len(events) <= PAGE_SIZE:
+        return EventPage(events, None)
+    events = events[:PAGE_SIZE]
+    return EventPage(events, cursors.make(events[-1].id, kind="audit"))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..database import write_transaction
+from ..domain import statuses
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from . import audit, codes
@@ -14,7 +15,6 @@ from .phone_numbers import parse_mobile_number
 
 MAX_WRONG_TRIES = 5
 #: Attempts whose code may have reached the customer.
-SENT_STATUSES = ("pending", "accepted", "unknown")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def check_code(user: User, country_code: str, phone_number: str, code: str) -> C
             select(Attempt)
             .where(
                 Attempt.phone_e164 == number.e164,
-                Attempt.status.in_(SENT_STATUSES),
+                Attempt.status.in_(statuses.MAY_HAVE_SENT),
                 Attempt.code_hash.is_not(None),
             )
             .order_by(Attempt.id.desc())

@@ -13,16 +13,18 @@ import json
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, Select, column, func, select, table
 
+from ..domain import days
+from ..domain.capabilities import Capability
 from ..extensions import db
 from ..models import Attempt, User
-from . import cursors
+from . import audit, cursors
 from .phone_numbers import display
 
 PAGE_SIZE = 50
@@ -90,6 +92,11 @@ class Page:
 
 #: SQLite's FTS5 trigram index of the searchable text of attempts (migration 0002).
 SEARCH_INDEX = table("search_attempts", column("rowid"), column("phone_e164"), column("reason"))
+
+
+def reveal(attempt: Attempt, user: User, *, reason: str) -> None:
+    """``user`` is shown ``attempt``'s full number, for ``reason``: audited first."""
+    audit.log("number.reveal", user, target=attempt.public_id, reason=reason)
 
 
 def query(filters: Filters, *, before: int | None = None) -> Select[Any]:
@@ -206,10 +213,10 @@ def _conditions(filters: Filters, hint: Callable[[Any], Any] | None = None) -> l
         found.append(mark(Attempt.user_id == filters.sender))
     if filters.date_from:
         found.append(
-            Attempt.id >= _first_id_at_or_after(_start_of(filters.date_from, filters.zone))
+            Attempt.id >= _first_id_at_or_after(days.start_of(filters.date_from, filters.zone))
         )
     if filters.date_to:
-        end = _start_of(filters.date_to + timedelta(days=1), filters.zone)
+        end = days.end_of(filters.date_to, filters.zone)
         found.append(Attempt.id < _first_id_at_or_after(end))
     return found
 
@@ -255,10 +262,6 @@ def _next(digits: str) -> str:
     return digits[:-1] + chr(ord(digits[-1]) + 1)
 
 
-def _start_of(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)
-
-
 def _first_id_at_or_after(moment: datetime) -> int:
     """Ids grow with time, so a time bound is an id bound, found through the created_at index."""
     first = db.session.scalar(
@@ -282,11 +285,12 @@ def number_for(attempt: Attempt | Row[Any], viewer: User, *, revealed: bool = Fa
     """The number as ``viewer`` may see it: support staff see only the last 4 digits of
     numbers they did not send to themselves, unless they revealed it (audited)."""
     shown = _displayed(attempt.phone_e164)
-    if revealed or viewer.role != "support" or attempt.user_id == viewer.id:
+    if revealed or may_see_full_number(attempt, viewer):
         return shown
     national = attempt.national_number
     return f"+{attempt.country_code} {'•' * (len(national) - 4)}{national[-4:]}"
 
 
 def may_see_full_number(attempt: Attempt | Row[Any], viewer: User) -> bool:
-    return viewer.role != "support" or attempt.user_id == viewer.id
+    """The masking rule: full numbers for those who may see them all, and for the sender."""
+    return viewer.may(Capability.SEE_FULL_NUMBERS) or attempt.user_id == viewer.id

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 import phonenumbers
 from sqlalchemy import func, select
 
+from ..database import write_transaction
+from ..domain import statuses
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from . import audit, runtime_settings
@@ -18,9 +20,6 @@ from . import audit, runtime_settings
 SETTING = "send_limits"
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
-#: Attempts that reached, or may have reached, RevenueMonster: they count against the limits.
-#: (``blocked`` and ``failed`` attempts never left the dashboard.)
-COUNTED_STATUSES = ("pending", "accepted", "rejected", "unknown")
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,13 @@ def current() -> Limits:
 
 
 def save(limits: Limits, actor: audit.Actor) -> None:
-    """Store new limits in the caller's write transaction, with the change in the audit log."""
-    old = asdict(current())
-    new = asdict(limits)
-    runtime_settings.put(SETTING, new, actor)
-    changed = {k: {"old": old[k], "new": new[k]} for k in new if old[k] != new[k]}
-    audit.record("limits.change", actor, target=SETTING, changes=changed)
+    """Store new limits, with the change in the audit log, in a transaction of their own."""
+    with write_transaction(audit.CHAIN_LOCK, SETTING):
+        old = asdict(current())
+        new = asdict(limits)
+        runtime_settings.put(SETTING, new, actor)
+        changed = {k: {"old": old[k], "new": new[k]} for k in new if old[k] != new[k]}
+        audit.record("limits.change", actor, target=SETTING, changes=changed)
 
 
 def country_name(region: str) -> str:
@@ -68,6 +68,19 @@ def country_name(region: str) -> str:
     example = phonenumbers.example_number(region)
     name = geocoder.country_name_for_number(example, "en") if example else ""
     return name or region
+
+
+class UnknownRegion(ValueError):
+    """A country code phonenumbers does not know; the message names them."""
+
+
+def parse_regions(text: str) -> tuple[str, ...]:
+    """``"my, SG"`` as ``("MY", "SG")``: sorted, without repeats; raises UnknownRegion."""
+    regions = tuple(sorted({r.strip().upper() for r in text.split(",") if r.strip()}))
+    unknown = [r for r in regions if not phonenumbers.country_code_for_region(r)]
+    if unknown:
+        raise UnknownRegion(f"Not a country code phone numbers know: {', '.join(unknown)}.")
+    return regions
 
 
 def allowed_countries(limits: Limits) -> list[tuple[str, str]]:
@@ -131,4 +144,4 @@ def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
 
 
 def _counted(since: datetime):
-    return (Attempt.created_at >= since) & Attempt.status.in_(COUNTED_STATUSES)
+    return (Attempt.created_at >= since) & Attempt.status.in_(statuses.COUNTED)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from ..database import write_transaction
 from . import audit, messages, runtime_settings
 
 SETTING = "message_templates"
+LOCKS = (audit.CHAIN_LOCK, SETTING)
 
 
 @dataclass(frozen=True)
@@ -33,31 +35,35 @@ def find(template_id: str) -> Template | None:
 
 
 def add(name: str, text: str, actor: audit.Actor) -> Template:
-    """Add a template (in the caller's write transaction); raises messages.InvalidTemplate."""
+    """Add a template (audited, in a transaction of its own); raises messages.InvalidTemplate."""
     name = name.strip()
     if not name:
         raise messages.InvalidTemplate("Give the template a name.")
     messages.check_template(text)
     template = Template(uuid.uuid4().hex[:12], name[:60], text)
-    _store([*all_templates(), template], actor, "template.add", template)
+    with write_transaction(*LOCKS):
+        _store([*all_templates(), template], actor, "template.add", template)
     return template
 
 
 def remove(template_id: str, actor: audit.Actor) -> None:
-    templates = all_templates()
-    kept = [t for t in templates if t.id != template_id]
-    if not kept:
-        raise messages.InvalidTemplate("Keep at least one template.")
-    removed = next(t for t in templates if t.id == template_id)
-    _store(kept, actor, "template.remove", removed)
+    """Remove a template (audited); raises messages.InvalidTemplate for the last one."""
+    with write_transaction(*LOCKS):
+        templates = all_templates()
+        kept = [t for t in templates if t.id != template_id]
+        if not kept:
+            raise messages.InvalidTemplate("Keep at least one template.")
+        removed = next(t for t in templates if t.id == template_id)
+        _store(kept, actor, "template.remove", removed)
 
 
 def make_default(template_id: str, actor: audit.Actor) -> None:
-    templates = all_templates()
-    chosen = next(t for t in templates if t.id == template_id)
-    _store(
-        [chosen, *(t for t in templates if t.id != template_id)], actor, "template.default", chosen
-    )
+    """Put a template first, where the send form starts (audited)."""
+    with write_transaction(*LOCKS):
+        templates = all_templates()
+        chosen = next(t for t in templates if t.id == template_id)
+        rest = (t for t in templates if t.id != template_id)
+        _store([chosen, *rest], actor, "template.default", chosen)
 
 
 def _store(templates: list[Template], actor: audit.Actor, action: str, subject: Template) -> None:

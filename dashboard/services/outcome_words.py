@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..domain.statuses import Status
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -160,12 +162,12 @@ DASHBOARD = {
 
 #: What each status means, whatever the code.
 HEADLINES = {
-    "accepted": "RevenueMonster accepted the SMS for sending.",
-    "rejected": "RevenueMonster refused the SMS; nothing was sent.",
-    "failed": "The request never reached RevenueMonster; nothing was sent.",
-    "unknown": "No valid answer came back: the SMS may have been sent.",
-    "pending": "The request to RevenueMonster is still in progress.",
-    "blocked": "The dashboard's limits stopped this send; RevenueMonster was not called.",
+    Status.ACCEPTED: "RevenueMonster accepted the SMS for sending.",
+    Status.REJECTED: "RevenueMonster refused the SMS; nothing was sent.",
+    Status.FAILED: "The request never reached RevenueMonster; nothing was sent.",
+    Status.UNKNOWN: "No valid answer came back: the SMS may have been sent.",
+    Status.PENDING: "The request to RevenueMonster is still in progress.",
+    Status.BLOCKED: "The dashboard's limits stopped this send; RevenueMonster was not called.",
 }
 
 
@@ -177,12 +179,12 @@ def explain(code: str | None, status: str) -> Explanation:
         return DASHBOARD[code]
     if code and code.startswith("HTTP_5"):
         return Explanation("RevenueMonster had a server error.", MAYBE_SENT)
-    if status == "unknown":
+    if status == Status.UNKNOWN:
         return Explanation("No valid answer came back: the SMS may have been sent.", MAYBE_SENT)
-    if status == "rejected":
+    if status == Status.REJECTED:
         return Explanation("RevenueMonster refused the SMS; nothing was sent.", CHECK_SETUP)
-    if status == "failed":
+    if status == Status.FAILED:
         return Explanation("The request never reached RevenueMonster.", NOTHING_SENT_RETRY)
-    if status == "pending":
+    if status == Status.PENDING:
         return Explanation("The request to RevenueMonster is still in progress.", "Wait a moment.")
     return Explanation("The outcome is not recorded yet.", "Reload the page in a moment.")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from ..domain import days, statuses
+from ..domain.statuses import Status
 from ..extensions import db
 from ..models import Attempt, utcnow
 
 #: Outcomes RevenueMonster decided: the acceptance rate is accepted among these.
-DECIDED = ("accepted", "rejected", "unknown")
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,10 @@ class Overview:
 
 def overview(zone: ZoneInfo) -> Overview:
     now = utcnow()
-    midnight = datetime.combine(now.astimezone(zone).date(), time.min, tzinfo=zone)
+    midnight = days.today_start(now, zone)
     week_ago = now - timedelta(days=7)
     week = _by_status(week_ago)
-    decided = sum(week.get(status, 0) for status in DECIDED)
+    decided = sum(week.get(status, 0) for status in statuses.DECIDED)
     codes = db.session.execute(
         select(Attempt.response_code, func.count())
         .where(Attempt.created_at >= week_ago, Attempt.response_code.is_not(None))
@@ -41,7 +42,7 @@ def overview(zone: ZoneInfo) -> Overview:
     return Overview(
         today=_by_status(midnight),
         week=week,
-        acceptance_rate=week.get("accepted", 0) / decided if decided else None,
+        acceptance_rate=week.get(Status.ACCEPTED, 0) / decided if decided else None,
         top_codes=[(str(code), int(n)) for code, n in codes],
         per_hour=_per_hour(now, zone),
     )
@@ -62,7 +63,7 @@ def _per_hour(now: datetime, zone: ZoneInfo) -> list[tuple[datetime, int]]:
     start = this_hour - timedelta(hours=23)
     times = db.session.scalars(
         select(Attempt.created_at).where(
-            Attempt.created_at >= start, Attempt.status.in_(("pending", *DECIDED))
+            Attempt.created_at >= start, Attempt.status.in_(statuses.DECIDED | {Status.PENDING})
         )
     )
     counts = Counter(t.replace(minute=0, second=0, microsecond=0) for t in times)

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from ..database import write_transaction
 from ..extensions import db
 from ..models import Setting
 from . import audit
@@ -32,8 +33,23 @@ def get(key: str, default: Any) -> Any:
     return cached.get(key, default)
 
 
+TWO_STEP_LOCKS = (audit.CHAIN_LOCK, TWO_STEP_FOR_EVERYONE)
+
+
+def require_two_step_for_everyone(required: bool, actor: audit.Actor) -> None:
+    """The two-step policy: whether support staff and auditors must use it too (audited)."""
+    with write_transaction(*TWO_STEP_LOCKS):
+        old = put(TWO_STEP_FOR_EVERYONE, required, actor)
+        audit.record(
+            "setting.change", actor, target=TWO_STEP_FOR_EVERYONE, old=old, new=required
+        )
+
+
 def put(key: str, value: Any, actor: audit.Actor) -> Any:
-    """Store ``value`` in the caller's write transaction; return the previous value (or None)."""
+    """Store ``value``; return the previous value (or None). A step of a service's own write
+    transaction, which also writes the audit event: never called from a view."""
+    if not db.session().info.get("writing"):
+        raise RuntimeError("runtime_settings.put() belongs in a service's write_transaction()")
     db.session().info.pop(_CACHE, None)
     row = db.session.get(Setting, key)
     label = audit.actor_label(actor)

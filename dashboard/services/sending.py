@@ -11,6 +11,8 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from ..database import end_read_transaction, refresh_statistics, write_transaction
+from ..domain import statuses
+from ..domain.statuses import Status
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from ..revenuemonster import NotSent, SmsOutcome, Unknown
@@ -51,7 +53,7 @@ def send_verification_code(user: User, request: SendRequest, *, client_ip: str |
     number, reason = _validated(request)
     code = codes.generate_code()
     attempt, created = _record_pending(user, request, number, reason, code, client_ip)
-    if not created or attempt.status == "blocked":
+    if not created or attempt.status == Status.BLOCKED:
         return attempt  # a replay of an earlier submit (never send twice), or refused
     outcome, version, latency_ms = _call_provider(
         attempt.environment, number, messages.render(request.template, code)
@@ -84,16 +86,16 @@ def reconcile_stale_attempts() -> int:
     """Turn pending attempts too old to still be running into ``unknown``; return how many.
     Never sends anything: whether the SMS left is unknowable, so staff must ask the customer."""
     cutoff = utcnow() - STALE_AFTER
-    stale = select(Attempt.id).where(Attempt.status == "pending", Attempt.created_at < cutoff)
+    stale = select(Attempt.id).where(Attempt.status == Status.PENDING, Attempt.created_at < cutoff)
     if db.session.scalar(stale.limit(1)) is None:
         end_read_transaction()
         return 0
     with write_transaction():
         result = db.session.execute(
             update(Attempt)
-            .where(Attempt.status == "pending", Attempt.created_at < cutoff)
+            .where(Attempt.status == Status.PENDING, Attempt.created_at < cutoff)
             .values(
-                status="unknown",
+                status=Status.UNKNOWN,
                 response_code="NO_OUTCOME",
                 response_message="The send was interrupted before its outcome was recorded; "
                 "the SMS may have been sent.",
@@ -116,7 +118,7 @@ def purge_older_than(days: int, actor: audit.Actor) -> int:
         raise ValueError("Keep at least one day of history.")
     now = utcnow()
     cutoff = now - timedelta(days=days)
-    unresolved = Attempt.status.in_(("pending", "unknown")) & (
+    unresolved = Attempt.status.in_(statuses.UNRESOLVED) & (
         Attempt.created_at >= now - KEEP_UNRESOLVED
     )
     old = select(Attempt.id).where(Attempt.created_at < cutoff, ~unresolved)
@@ -197,13 +199,13 @@ def _record_pending(
             message_masked=messages.masked(request.template),
             code_expires_at=utcnow() + codes.CODE_LIFETIME,
             reason=reason,
-            status="pending",
+            status=Status.PENDING,
             idempotency_key=request.idempotency_key,
             resend_of_id=request.resend_of.id if request.resend_of is not None else None,
             client_ip=client_ip,
         )
         if refusal is not None:
-            attempt.status = "blocked"
+            attempt.status = Status.BLOCKED
             attempt.response_code = refusal.code
             attempt.response_message = refusal.message
             attempt.retry_at = refusal.retry_at
@@ -270,7 +272,7 @@ def _record_outcome(
         assert attempt is not None
         now = utcnow()
         attempt.provider_version = version
-        attempt.status = outcome.status
+        attempt.status = Status(outcome.status)
         attempt.response_code = outcome.code
         attempt.response_message = getattr(outcome, "message", None)
         attempt.http_status = outcome.http_status

@@ -7,8 +7,10 @@ import secrets
 from sqlalchemy import func, select
 
 from ..database import write_transaction
+from ..domain import capabilities
+from ..domain.capabilities import ROLES, Capability
 from ..extensions import db
-from ..models import ROLES, User, new_session_version
+from ..models import User, new_session_version
 from . import audit, runtime_settings, two_step
 from .passwords import hash_password
 
@@ -74,7 +76,7 @@ _NAMES = select(User.id, User.name, User.email).order_by(User.email)  # built on
 
 def two_step_required(user: User) -> bool:
     """Admins always sign in with two steps; everyone does when an admin turned that on."""
-    return user.role == "admin" or bool(
+    return capabilities.always_two_step(user.role) or bool(
         runtime_settings.get(runtime_settings.TWO_STEP_FOR_EVERYONE, False)
     )
 
@@ -138,7 +140,7 @@ def set_role(user: User, role: str, actor: audit.Actor) -> None:
         user = reload(user)
         if user.role == role:
             return
-        if user.role == "admin":
+        if _manages_users(user.role) and not _manages_users(role):
             _keep_an_admin(user)
         old, user.role = user.role, role
         user.session_version = new_session_version()
@@ -151,7 +153,7 @@ def set_active(user: User, active: bool, actor: audit.Actor) -> None:
         user = reload(user)
         if user.active == active:
             return
-        if not active and user.role == "admin":
+        if not active and _manages_users(user.role):
             _keep_an_admin(user)
         user.active = active
         user.session_version = new_session_version()
@@ -208,11 +210,19 @@ def _check_role(role: str) -> None:
         raise UserError(f"The role must be one of {', '.join(ROLES)}.")
 
 
+def _manages_users(role: str) -> bool:
+    return capabilities.may(role, Capability.MANAGE_USERS)
+
+
 def _keep_an_admin(leaving: User) -> None:
     others = db.session.scalar(
         select(func.count())
         .select_from(User)
-        .where(User.role == "admin", User.active.is_(True), User.id != leaving.id)
+        .where(
+            User.role.in_(capabilities.holders(Capability.MANAGE_USERS)),
+            User.active.is_(True),
+            User.id != leaving.id,
+        )
     )
     if not others:
         raise UserError("This is the last active admin; make another admin first.")

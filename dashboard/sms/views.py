@@ -8,10 +8,9 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from ..database import write_transaction
-from ..security import roles_required
+from ..domain.capabilities import Capability
+from ..security import requires
 from ..services import (
-    audit,
     code_checks,
     history,
     limits,
@@ -27,7 +26,7 @@ from .forms import CheckCodeForm, ResendForm, RevealForm, SendCodeForm
 
 
 @bp.route("/send", methods=["GET", "POST"])
-@roles_required("support", "admin")
+@requires(Capability.SEND)
 def send() -> str | Response:
     current_limits = limits.current()
     templates = message_templates.all_templates()
@@ -62,15 +61,14 @@ def attempt(public_id: str) -> str:
 
 
 @bp.route("/attempts/<public_id>/reveal", methods=["POST"])
-@roles_required("support", "admin")
+@requires(Capability.REVEAL_NUMBER)
 def reveal(public_id: str) -> str:
     """Show a masked number in full, for a stated reason (audited)."""
     found = _attempt_or_404(public_id)
     form = RevealForm()
     if not form.validate_on_submit():
         return _attempt_page(found, reveal_form=form)
-    with write_transaction(audit.CHAIN_LOCK):
-        audit.record("number.reveal", current_user, target=found.public_id, reason=form.reason.data)
+    history.reveal(found, current_user, reason=form.reason.data or "")
     return _attempt_page(_attempt_or_404(public_id), revealed=True)
 
 
@@ -88,7 +86,7 @@ def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:
 
 
 @bp.route("/attempts/<public_id>/resend", methods=["GET", "POST"])
-@roles_required("support", "admin")
+@requires(Capability.RESEND)
 def resend(public_id: str) -> str | Response:
     original = _attempt_or_404(public_id)
     form = ResendForm()
@@ -116,7 +114,7 @@ def resend(public_id: str) -> str | Response:
 
 
 @bp.route("/check", methods=["GET", "POST"])
-@roles_required("support", "admin")
+@requires(Capability.CHECK_CODE)
 def check() -> str:
     form = CheckCodeForm()
     form.country_code.choices = limits.allowed_countries(limits.current())

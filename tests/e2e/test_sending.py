@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from dashboard.database import write_transaction
 from dashboard.extensions import db
 from dashboard.models import Attempt, utcnow
-from dashboard.services import audit, limits, message_templates
+from dashboard.services import limits, message_templates
 from dashboard.templating import utc_time
 
 SHORT_TEMPLATE = "Kod pengesahan anda: {code}"
@@ -90,18 +90,16 @@ def restore_limits(live_server) -> Iterator[limits.Limits]:  # type: ignore[no-u
     yield saved
     with live_server.app.app_context():
         if limits.current() != saved:
-            with write_transaction(audit.CHAIN_LOCK, limits.SETTING):
-                limits.save(saved, "e2e tests")
+            limits.save(saved, "e2e tests")
 
 
 @pytest.fixture
 def second_template(live_server) -> Iterator[message_templates.Template]:  # type: ignore[no-untyped-def]
     """A second message template, as an admin would add it; removed after the test."""
-    lock = (audit.CHAIN_LOCK, message_templates.SETTING)
-    with live_server.app.app_context(), write_transaction(*lock):
+    with live_server.app.app_context():
         template = message_templates.add("Short (Malay)", SHORT_TEMPLATE, "e2e tests")
     yield template
-    with live_server.app.app_context(), write_transaction(*lock):
+    with live_server.app.app_context():
         message_templates.remove(template.id, "e2e tests")
 
 

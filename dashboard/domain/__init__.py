@@ -1,0 +1,3 @@
+"""The dashboard's rules that need neither a request nor a transaction: verification codes,
+cursors, phone numbers, message text and segments, passwords, statuses, capabilities and the
+words for outcomes. Everything here is pure and is tested without an app."""
