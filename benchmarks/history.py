@@ -877,8 +877,9 @@ def bench_database(kind: str, args: argparse.Namespace, workdir: Path) -> dict[s
     import requests
 
     from dashboard import create_app
+    from dashboard.domain import messages
     from dashboard.extensions import db
-    from dashboard.services import history, messages
+    from dashboard.services import history
 
     instance = workdir / "instance"
     report: dict[str, Any] = {"kind": kind, "seed": {}}

@@ -25,7 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, migrations: bool
     Without ``test_config`` the settings come from the ``DASHBOARD_*`` environment variables;
     with it they come from that mapping alone, so a developer's environment never leaks into
     the tests. The web server passes ``migrations=False``: Alembic, which only the ``flask db``
-    commands use, would add 11 MiB to every worker.
+    commands use, would add to every worker's memory (docs/performance.md).
 
     The instance folder (development's SQLite file and generated secrets; production needs
     none) is ``DASHBOARD_INSTANCE_PATH``, else Flask's choice: ``instance/`` beside the package

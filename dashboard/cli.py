@@ -17,8 +17,16 @@ from flask.cli import AppGroup, with_appcontext
 
 from .encryption import DecryptionError
 from .models import ENVIRONMENTS, ROLES, User
-from .revenuemonster import keys, simulator
-from .services import audit, key_rotation, provider_settings, sending, users
+from .revenuemonster import keys
+from .services import (
+    audit,
+    environments,
+    key_rotation,
+    provider_accounts,
+    provider_health,
+    sending,
+    users,
+)
 
 CLI_ACTOR = "command line"
 SIMULATOR_CLIENTS_FILE = "simulator-clients.json"
@@ -133,14 +141,14 @@ def configure_provider(
 ) -> None:
     """Store an environment's client ID, client secret and private key (encrypted)."""
     try:
-        row = provider_settings.configure(
+        row = provider_accounts.configure(
             environment,
             CLI_ACTOR,
             client_id=client_id,
             client_secret=client_secret_file.read().strip(),
             private_key_pem=private_key_file.read(),
         )
-    except provider_settings.ProviderError as error:
+    except provider_accounts.ProviderError as error:
         fail(str(error))
     click.echo(
         f"Configured {environment}: client {row.client_id}, key {row.public_key_fingerprint}, "
@@ -154,8 +162,8 @@ def configure_provider(
 def use_provider(environment: str, reason: str) -> None:
     """Make ENVIRONMENT the one that later sends use."""
     try:
-        previous = provider_settings.use_environment(environment, CLI_ACTOR, reason=reason)
-    except provider_settings.ProviderError as error:
+        previous = environments.use_environment(environment, CLI_ACTOR, reason=reason)
+    except provider_accounts.ProviderError as error:
         fail(str(error))
     click.echo(f"Active environment: {environment} (was {previous}).")
 
@@ -164,7 +172,7 @@ def use_provider(environment: str, reason: str) -> None:
 @click.argument("environment", type=click.Choice(ENVIRONMENTS))
 def test_provider(environment: str) -> None:
     """Fetch a token from ENVIRONMENT and say whether it worked."""
-    ok, words = provider_settings.test_connection(environment, CLI_ACTOR)
+    ok, words = provider_health.test_connection(environment, CLI_ACTOR)
     if not ok:
         fail(words)
     click.echo(words)
@@ -220,9 +228,12 @@ def purge_attempts(days: int) -> None:
 @click.option("--port", default=8765, show_default=True, type=int)
 def simulator_command(host: str, port: int) -> None:
     """Serve the RevenueMonster simulator (token, SMS, and its inbox at /_inbox)."""
+    # A development tool: imported here, never by a web worker.
+    from .revenuemonster.testing import serving, simulator
+
     clients_file = simulator_clients_file()
     click.echo(f"RevenueMonster simulator on http://{host}:{port} (clients: {clients_file})")
-    simulator.run(simulator.Simulator(clients_file=clients_file), host, port)
+    serving.run(simulator.Simulator(clients_file=clients_file), host, port)
 
 
 @click.command("demo")
@@ -244,11 +255,11 @@ def demo_command() -> None:
             created.append((role, email, one_time or ""))  # always one: no password was given
     clients_file = simulator_clients_file()
     registered = json.loads(clients_file.read_text()) if clients_file.exists() else {}
-    account = provider_settings.account("sandbox")
+    account = provider_accounts.account("sandbox")
     if account is None or account.client_id not in registered:
         private_key = keys.generate_private_key()
         secret = secrets.token_urlsafe(24)
-        provider_settings.configure(
+        provider_accounts.configure(
             "sandbox",
             CLI_ACTOR,
             client_id=DEMO_CLIENT_ID,
@@ -263,8 +274,8 @@ def demo_command() -> None:
         click.echo(f"Configured sandbox with a new key pair ({keys.fingerprint(private_key)}).")
     else:
         click.echo(f"Sandbox already configured (client {account.client_id}).")
-    if provider_settings.active_environment() != "sandbox":
-        provider_settings.use_environment("sandbox", CLI_ACTOR, reason="demo")
+    if environments.active_environment() != "sandbox":
+        environments.use_environment("sandbox", CLI_ACTOR, reason="demo")
     urls = current_app.config["RM_URLS"]["sandbox"]
     click.echo(f"Sandbox sends go to {urls['api']}.")
     _show_demo_users(created)

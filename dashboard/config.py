@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .models import ENVIRONMENTS
-from .revenuemonster.client import PRODUCTION, SANDBOX
+from .revenuemonster.endpoints import PRODUCTION, SANDBOX
 
 PREFIX = "DASHBOARD_"
 RUN_MODES = ("development", "production")
@@ -194,8 +194,8 @@ def _database_url(value: Any) -> str:
 def _engine_options(database_url: str) -> dict[str, Any]:
     """PostgreSQL must plan each history search for its own digits, whose best plan depends
     on how common they are. psycopg would prepare a statement on its fifth run, and
-    PostgreSQL may then settle on one generic plan for any value (it counted '123' in 50 ms,
-    where a plan for '123' took 15). Unprepared statements are also what a transaction
+    PostgreSQL may then settle on one generic plan for any value, several times slower for
+    common digits (docs/performance.md). Unprepared statements are also what a transaction
     pooler such as PgBouncer expects."""
     if database_url.startswith("postgresql"):
         return {"connect_args": {"prepare_threshold": None}}

@@ -13,11 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .domain import statuses
 from .domain.capabilities import Capability
+from .domain.messages import SEGMENT_RULES
 from .domain.statuses import Status
 from .extensions import db
 from .security import may_use
-from .services import provider_settings
-from .services.messages import GSM7_BASIC, GSM7_EXTENSION
+from .services import environments
 
 #: The top navigation, in order. Each person sees the entries whose pages exist and that their
 #: role may open (the roles are those the views themselves enforce).
@@ -57,15 +57,14 @@ def read_viewer_zone() -> None:
 def common_context() -> dict[str, Any]:
     context: dict[str, Any] = {
         "product_name": PRODUCT_NAME,
-        "gsm7_basic": GSM7_BASIC,
-        "gsm7_extension": GSM7_EXTENSION,
+        "segment_rules": SEGMENT_RULES,
         "viewer_zone": g.get("viewer_zone", ZoneInfo("UTC")).key,
     }
     try:
-        context["active_environment"] = provider_settings.active_environment()
+        context["active_environment"] = environments.active_environment()
     except SQLAlchemyError:  # an error page must still render when the database is down
         db.session.rollback()
-        context["active_environment"] = "unknown"
+        context["active_environment"] = "unreadable"
     user = current_user._get_current_object()
     if not user.is_authenticated:
         return context

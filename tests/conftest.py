@@ -19,8 +19,9 @@ from support import PASSWORD, base_config, enrol_two_step, migrate, sandbox_secr
 from dashboard import create_app
 from dashboard.extensions import db
 from dashboard.revenuemonster import keys
-from dashboard.revenuemonster.simulator import Simulator, serve_in_thread
-from dashboard.services import provider_settings, users
+from dashboard.revenuemonster.testing.serving import serve_in_thread
+from dashboard.revenuemonster.testing.simulator import Simulator
+from dashboard.services import provider_accounts, users
 
 PG_ADMIN_URL = os.environ.get(
     "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -157,7 +158,7 @@ def sandbox(app: Flask, simulator: RunningSimulator, private_key) -> str:
     secret = sandbox_secret(client_id)
     simulator.simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
     with app.app_context():
-        provider_settings.configure(
+        provider_accounts.configure(
             "sandbox",
             "test",
             client_id=client_id,

@@ -7,8 +7,8 @@ from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..auth.forms import ButtonForm
 from ..domain.capabilities import Capability
+from ..forms import ButtonForm
 from ..models import ENVIRONMENTS
 from ..security import fresh_sign_in_required, requires
 from ..services import environments, provider_accounts, provider_health

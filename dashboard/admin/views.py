@@ -9,12 +9,12 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from ..auth.forms import ButtonForm
 from ..domain.capabilities import Capability
+from ..domain.messages import InvalidTemplate
+from ..forms import ButtonForm
 from ..models import User
 from ..security import fresh_sign_in_required, requires
 from ..services import limits, message_templates, runtime_settings, users
-from ..services.messages import InvalidTemplate
 from . import bp
 from .forms import CreateUserForm, LimitsForm, RoleForm, SettingsForm, TemplateForm
 

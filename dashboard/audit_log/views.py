@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import g, render_template, request, url_for
 
+from ..domain import cursors
 from ..domain.capabilities import Capability
 from ..security import requires
-from ..services import audit, cursors
+from ..services import audit
 from . import bp
 from .forms import AuditFilterForm
 

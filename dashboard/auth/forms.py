@@ -60,9 +60,3 @@ class ReauthenticateForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
     code = StringField("Code", validators=[Length(max=32)])
     submit = SubmitField("Confirm")
-
-
-class ButtonForm(FlaskForm):
-    """A form that is only a button (and its CSRF token)."""
-
-    submit = SubmitField()

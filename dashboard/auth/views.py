@@ -10,13 +10,13 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from ..domain.passwords import verify_password
+from ..forms import ButtonForm
 from ..models import User
 from ..security import change_named, end_session, mark_fresh, safe_next, start_session
 from ..services import sign_in, two_step, users
-from ..services.passwords import verify_password
 from . import bp
 from .forms import (
-    ButtonForm,
     ChangePasswordForm,
     ReauthenticateForm,
     SecondStepForm,

@@ -32,9 +32,7 @@ CAPABILITIES: dict[str, frozenset[Capability]] = {
     SUPPORT: frozenset(
         {Capability.SEND, Capability.RESEND, Capability.CHECK_CODE, Capability.REVEAL_NUMBER}
     ),
-    AUDITOR: frozenset(
-        {Capability.SEE_FULL_NUMBERS, Capability.EXPORT, Capability.READ_AUDIT_LOG}
-    ),
+    AUDITOR: frozenset({Capability.SEE_FULL_NUMBERS, Capability.EXPORT, Capability.READ_AUDIT_LOG}),
     ADMIN: frozenset(Capability),
 }
 

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import g, jsonify, render_template
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from ..domain import statuses
-from ..extensions import db
-from ..services import overview
+from ..services import overview, readiness
 from . import bp
-
-log = logging.getLogger(__name__)
 
 
 @bp.route("/")
@@ -30,10 +23,6 @@ def index() -> str:
 @bp.route("/healthz")
 def healthz() -> tuple[Response, int]:
     """200 when the database answers, 503 when it does not."""
-    try:
-        db.session.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        db.session.rollback()
-        log.exception("healthz.database_unreachable")
+    if not readiness.database_answers():
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok"), 200

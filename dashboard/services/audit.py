@@ -9,14 +9,13 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
 from ..database import write_transaction
-from ..domain import days
+from ..domain import cursors, days
 from ..extensions import db
 from ..models import AuditEvent, User, utcnow
-from . import cursors
 
 GENESIS_HASH = "0" * 64
 #: Lock key that serialises appends, so the chain never forks.
@@ -93,13 +92,15 @@ def search(filters: EventFilters, *, cursor: str | None = None) -> EventPage:
             AuditEvent.created_at < days.end_of(filters.date_to, filters.zone)
         )
     if cursor:
-        (before,) = cursors.read(cursor, kind="audit")
+        (before,) = cursors.read(cursor, kind="audit", secret=current_app.config["SECRET_KEY"])
         statement = statement.where(AuditEvent.id < before)
     events = list(db.session.scalars(statement))
     if len(events) <= PAGE_SIZE:
         return EventPage(events, None)
     events = events[:PAGE_SIZE]
-    return EventPage(events, cursors.make(events[-1].id, kind="audit"))
+    return EventPage(
+        events, cursors.make(events[-1].id, kind="audit", secret=current_app.config["SECRET_KEY"])
+    )
 
 
 @dataclass(frozen=True)

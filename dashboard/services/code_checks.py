@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from ..database import write_transaction
-from ..domain import statuses
+from ..domain import codes, statuses
+from ..domain.phone_numbers import parse_mobile_number
+from ..encryption import derived_key
 from ..extensions import db
 from ..models import Attempt, User, utcnow
-from . import audit, codes
-from .phone_numbers import parse_mobile_number
+from . import audit
 
 MAX_WRONG_TRIES = 5
 #: Attempts whose code may have reached the customer.
@@ -68,7 +69,12 @@ def _judge(attempt: Attempt | None, code: str) -> CheckResult:
         return CheckResult(
             False, "Too many wrong tries for the latest code. Send a new one.", attempt
         )
-    if codes.code_matches(code, attempt.code_hash or "", attempt_public_id=attempt.public_id):
+    if codes.code_matches(
+        code,
+        attempt.code_hash or "",
+        attempt_public_id=attempt.public_id,
+        key=derived_key(codes.HASH_KEY_PURPOSE),
+    ):
         attempt.code_verified_at = now
         return CheckResult(True, "The code is right: the customer has this phone.", attempt)
     attempt.code_failed_checks += 1

@@ -18,20 +18,24 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Row, Select, column, func, select, table
 
-from ..domain import days
+from ..domain import cursors, days
 from ..domain.capabilities import Capability
+from ..domain.phone_numbers import display
 from ..extensions import db
 from ..models import Attempt, User
-from . import audit, cursors
-from .phone_numbers import display
+from . import audit
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MIN_CONTAINS_DIGITS = 3
 SHOWN_AS_MANY = 1000  # beyond this, "1,000+" instead of an exact count
 DENSE_SPAN = 50  # a page's matches are dense when one attempt in this many matches, or more
+
+#: One row of a history page: the ROW_COLUMNS of an attempt.
+AttemptRow = Row[Any]
 
 
 @dataclass(frozen=True)
@@ -103,14 +107,10 @@ def query(filters: Filters, *, before: int | None = None) -> Select[Any]:
     """The attempts matching ``filters`` (older than id ``before``), newest first.
 
     On SQLite a substring search is driven from the FTS5 index, in its own rowid order (the
-    attempt's id): the database then stops at the page's last row instead of collecting every
-    match of a common substring first (0.2 ms instead of 375 ms for digits found in a fifth of
-    a million numbers). The other filters are marked ``likely()`` there, so that SQLite's
-    planner keeps to that plan where it has no statistics (ANALYZE runs only after a purge): it
-    otherwise started from the status index and sorted every match, 138 s for '229' among the
-    accepted attempts of a million. So too beside three or more last digits, which are as rare
-    as their count says (unlike a prefix, which may be a whole country): SQLite walked the
-    status index in id order rather than the few numbers ending so, with statistics or not."""
+    attempt's id), so the database stops at the page's last row instead of collecting every
+    match first. The other filters are marked ``likely()`` there, and beside three or more
+    last digits, so that SQLite's planner keeps to that plan without statistics. What each
+    choice saved is in docs/performance.md (History queries)."""
     statement = select(Attempt)
     key: Any = Attempt.id  # the keyset: attempts' id, or the same id as the index's rowid
     substrings = _substrings(filters)
@@ -153,9 +153,8 @@ def count_up_to(filters: Filters, page: list[Row[Any]]) -> int:
     index at the cap. Where the page just read shows that a substring's matches are dense,
     they are first counted among the ids above ``DENSE_SPAN`` x the cap below the page, a
     range the primary key serves, which usually holds enough of them; a plain count follows
-    when it does not. (Left to choose, PostgreSQL's planner walked the number's B-tree for a
-    common substring, whose matches cluster there: 0.1-0.8 s; or the primary key for a
-    rarer one: 85-140 ms. SQLite's FTS5 index yields matches in id order: no such detour.)"""
+    when it does not, because PostgreSQL's own choice of index was slow there
+    (docs/performance.md). SQLite's FTS5 index yields matches in id order: no such detour."""
     cap = SHOWN_AS_MANY + 1
     dense = len(page) > 1 and page[0].id - page[-1].id < DENSE_SPAN * len(page)
     if dense and _substrings(filters) and not _on_sqlite():
@@ -164,6 +163,10 @@ def count_up_to(filters: Filters, page: list[Row[Any]]) -> int:
         if found == cap or since < 1:  # enough of them, or every id was looked at
             return found
     return _count(query(filters), cap)
+
+
+def _secret() -> str:
+    return str(current_app.config["SECRET_KEY"])
 
 
 def _on_sqlite() -> bool:
@@ -181,13 +184,13 @@ def capped_count(matches: Select[Any], cap: int) -> Select[Any]:
 
 
 def make_cursor(last_id: int, matching: int, filters: Filters) -> str:
-    return cursors.make(last_id, matching, _fingerprint(filters), kind="history")
+    return cursors.make(last_id, matching, _fingerprint(filters), kind="history", secret=_secret())
 
 
 def read_cursor(cursor: str, filters: Filters) -> tuple[int, int | None]:
     """Where the page starts, and the count carried along: ``None`` when the cursor was made
     for other filters (an edited link), which must be counted afresh."""
-    last_id, matching, fingerprint = cursors.read(cursor, kind="history", size=3)
+    last_id, matching, fingerprint = cursors.read(cursor, kind="history", secret=_secret(), size=3)
     return last_id, matching if fingerprint == _fingerprint(filters) else None
 
 
@@ -247,8 +250,7 @@ def _like(target: Any, needle: str) -> Any:
     in ``needle`` taken literally. On SQLite an ESCAPE clause is added only when needed,
     because FTS5 cannot use its trigram index for a LIKE that has one; its LIKE ignores ASCII
     case. On PostgreSQL, ILIKE (case as the database's locale folds it) is used only for a
-    needle with letters: per row it costs three times LIKE (a deep page of '229' took 7.2 ms
-    with ILIKE, 2.2 with LIKE)."""
+    needle with letters, because per row it costs several times LIKE (docs/performance.md)."""
     special = any(ch in needle for ch in "%_\\")
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     if _on_sqlite():

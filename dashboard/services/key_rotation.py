@@ -13,7 +13,8 @@ from ..encryption import secret_box
 from ..extensions import db
 from ..models import ProviderAccount, ProviderToken, User
 from . import audit
-from .provider_settings import account_slot, token_slot
+from .provider_accounts import account_slot
+from .provider_tokens import token_slot
 from .two_step import secret_slot
 
 #: Every encrypted column, with the slot (associated data) each of its values is sealed to.

@@ -6,7 +6,8 @@ import uuid
 from dataclasses import dataclass
 
 from ..database import write_transaction
-from . import audit, messages, runtime_settings
+from ..domain import messages
+from . import audit, runtime_settings
 
 SETTING = "message_templates"
 LOCKS = (audit.CHAIN_LOCK, SETTING)

@@ -40,9 +40,7 @@ def require_two_step_for_everyone(required: bool, actor: audit.Actor) -> None:
     """The two-step policy: whether support staff and auditors must use it too (audited)."""
     with write_transaction(*TWO_STEP_LOCKS):
         old = put(TWO_STEP_FOR_EVERYONE, required, actor)
-        audit.record(
-            "setting.change", actor, target=TWO_STEP_FOR_EVERYONE, old=old, new=required
-        )
+        audit.record("setting.change", actor, target=TWO_STEP_FOR_EVERYONE, old=old, new=required)
 
 
 def put(key: str, value: Any, actor: audit.Actor) -> Any:

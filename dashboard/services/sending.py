@@ -11,13 +11,14 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from ..database import end_read_transaction, refresh_statistics, write_transaction
-from ..domain import statuses
+from ..domain import codes, messages, statuses
+from ..domain.phone_numbers import MobileNumber, parse_mobile_number
 from ..domain.statuses import Status
+from ..encryption import derived_key
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from ..revenuemonster import NotSent, SmsOutcome, Unknown
-from . import audit, codes, limits, messages, provider_settings
-from .phone_numbers import MobileNumber, parse_mobile_number
+from . import audit, environments, limits, provider_client
 
 log = logging.getLogger(__name__)
 MAX_REASON_LENGTH = 200
@@ -63,7 +64,7 @@ def send_verification_code(user: User, request: SendRequest, *, client_ip: str |
 
 #: A pending attempt older than this lost its process mid-call (it can run for at most the send
 #: budget): its outcome is unknown.
-STALE_AFTER = timedelta(seconds=provider_settings.SEND_BUDGET_SECONDS + 60)
+STALE_AFTER = timedelta(seconds=provider_client.SEND_BUDGET_SECONDS + 60)
 
 
 #: How often, at most, a web process looks for interrupted attempts while serving pages.
@@ -187,7 +188,7 @@ def _record_pending(
         if existing is not None:
             _check_same_send(existing, user, number, request.template)
             return existing, False
-        environment = provider_settings.active_environment()
+        environment = environments.active_environment()
         refusal = limits.refusal_for(user, number.e164, limits.current())
         attempt = Attempt(
             user_id=user.id,
@@ -214,7 +215,11 @@ def _record_pending(
         db.session.add(attempt)
         db.session.flush()  # assigns public_id, which the code hash is bound to
         if refusal is None:
-            attempt.code_hash = codes.hash_code(code, attempt_public_id=attempt.public_id)
+            attempt.code_hash = codes.hash_code(
+                code,
+                attempt_public_id=attempt.public_id,
+                key=derived_key(codes.HASH_KEY_PURPOSE),
+            )
     return attempt, True
 
 
@@ -238,7 +243,7 @@ def _call_provider(
     the credentials version used and the latency in milliseconds."""
     started = time.monotonic()
     try:
-        client, version = provider_settings.client_for(environment)
+        client, version = provider_client.client_for(environment)
     except Exception:  # unreadable credentials (an encryption key removed...): nothing left
         log.exception("sending.configuration_error")
         outcome: SmsOutcome = NotSent(

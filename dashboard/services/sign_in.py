@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..database import write_transaction
+from ..domain.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from ..extensions import db
 from ..models import User, utcnow
 from . import audit, throttling, two_step
-from .passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from .users import find_by_email, normalise_email
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from ..database import write_transaction
 from ..domain import capabilities
 from ..domain.capabilities import ROLES, Capability
+from ..domain.passwords import hash_password
 from ..extensions import db
 from ..models import User, new_session_version
 from . import audit, runtime_settings, two_step
-from .passwords import hash_password
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
@@ -37,7 +37,7 @@ def check_password_policy(password: str, *, email: str = "", name: str = "") -> 
         raise UserError(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise UserError(f"The password must be at most {MAX_PASSWORD_LENGTH} characters long.")
-    from zxcvbn import zxcvbn  # here, not at import: it costs every worker 13 MiB
+    from zxcvbn import zxcvbn  # here, not at import: its word lists are large (docs/performance.md)
 
     hints = [part for part in (email, email.split("@")[0], name) if part]
     # zxcvbn's matching grows quickly with length; 64 characters are plenty to judge by.

@@ -8,19 +8,12 @@ from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
+from ..domain import outcome_words
 from ..domain.capabilities import Capability
+from ..domain.codes import MASK, PLACEHOLDER
+from ..domain.phone_numbers import InvalidPhoneNumber
 from ..security import requires
-from ..services import (
-    code_checks,
-    history,
-    limits,
-    message_templates,
-    outcome_words,
-    provider_settings,
-    sending,
-)
-from ..services.codes import MASK, PLACEHOLDER
-from ..services.phone_numbers import InvalidPhoneNumber
+from ..services import code_checks, environments, history, limits, message_templates, sending
 from . import bp
 from .forms import CheckCodeForm, ResendForm, RevealForm, SendCodeForm
 
@@ -51,7 +44,7 @@ def send() -> str | Response:
         form=form,
         templates=templates,
         limits=current_limits,
-        environment=provider_settings.active_environment(),
+        environment=environments.active_environment(),
     )
 
 

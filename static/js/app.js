@@ -39,21 +39,21 @@
     });
   }
 
-  // Segments as a phone network counts them: GSM-7 160/153, UCS-2 70/67. The alphabets come
-  // from the server (services/messages.py), so the page and the server count alike.
-  function countSegments(text, basic, extension) {
+  // Segments as a phone network counts them. The alphabets, the sizes and the limit come
+  // from the server (domain/messages.py, SEGMENT_RULES), so the page and the server count alike.
+  function countSegments(text, rules) {
     var gsm = true;
     var septets = 0;
     for (var ch of text) {
-      if (extension.indexOf(ch) !== -1) { septets += 2; }
-      else if (basic.indexOf(ch) !== -1) { septets += 1; }
+      if (rules.extension.indexOf(ch) !== -1) { septets += 2; }
+      else if (rules.basic.indexOf(ch) !== -1) { septets += 1; }
       else { gsm = false; break; }
     }
+    var encoding = gsm ? "GSM-7" : "UCS-2";
     var length = gsm ? septets : text.length; // String length counts UTF-16 code units
-    var single = gsm ? 160 : 70;
-    var multi = gsm ? 153 : 67;
-    var segments = length <= single ? 1 : Math.ceil(length / multi);
-    return { encoding: gsm ? "GSM-7" : "UCS-2", length: length, segments: segments };
+    var sizes = rules.sizes[encoding];
+    var segments = length <= sizes[0] ? 1 : Math.ceil(length / sizes[1]);
+    return { encoding: encoding, length: length, segments: segments };
   }
 
   function setupSmsPreview() {
@@ -62,16 +62,15 @@
     var preview = document.getElementById(message.getAttribute("data-sms-preview"));
     var text = preview.querySelector("[data-preview-text]");
     var count = preview.querySelector("[data-preview-count]");
-    var basic = preview.getAttribute("data-gsm7-basic");
-    var extension = preview.getAttribute("data-gsm7-extension");
+    var rules = JSON.parse(preview.getAttribute("data-segment-rules"));
     function update() {
       var rendered = message.value.split("{code}").join("123456");
-      var result = countSegments(rendered, basic, extension);
+      var result = countSegments(rendered, rules);
       text.textContent = rendered;
       count.textContent = result.length + " characters (" + result.encoding + "), " +
         result.segments + (result.segments === 1 ? " SMS" : " SMS segments") +
-        (result.segments > 3 ? ": too long, at most 3 are allowed" : "");
-      count.classList.toggle("over-limit", result.segments > 3);
+        (result.segments > rules.max ? ": too long, at most " + rules.max + " are allowed" : "");
+      count.classList.toggle("over-limit", result.segments > rules.max);
       preview.hidden = false;
     }
     message.addEventListener("input", update);

@@ -45,7 +45,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 from support import CHROMIUM, CHROMIUM_FLAGS
 
 from dashboard.revenuemonster import keys
-from dashboard.revenuemonster.simulator import Simulator, serve_in_thread
+from dashboard.revenuemonster.testing.serving import serve_in_thread
+from dashboard.revenuemonster.testing.simulator import Simulator
 
 HOST = "dashboard.test"
 PASSWORD = "a long pass phrase for the deploy test"

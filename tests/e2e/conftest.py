@@ -32,9 +32,10 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_play
 from support import CHROMIUM, CHROMIUM_FLAGS, PASSWORD, base_config, migrate
 
 from dashboard import create_app
+from dashboard.domain import messages
 from dashboard.revenuemonster import keys
-from dashboard.revenuemonster.simulator import Simulator
-from dashboard.services import messages, provider_settings, sending, throttling, users
+from dashboard.revenuemonster.testing.simulator import Simulator
+from dashboard.services import provider_accounts, sending, throttling, users
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -207,7 +208,7 @@ def configure_environment(app: Flask, environment: str, simulator: Simulator, pr
     secret = uuid.uuid4().hex
     simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
     with app.app_context():
-        provider_settings.configure(
+        provider_accounts.configure(
             environment,
             "test",
             client_id=client_id,

@@ -34,11 +34,13 @@ from test_sending import mobile, shown
 
 from dashboard import create_app
 from dashboard.database import write_transaction
+from dashboard.domain import messages
 from dashboard.extensions import db
 from dashboard.models import Attempt, AuditEvent, ProviderAccount, ProviderToken
 from dashboard.revenuemonster import keys
-from dashboard.revenuemonster.simulator import Simulator, serve_in_thread
-from dashboard.services import audit, messages, provider_settings
+from dashboard.revenuemonster.testing.serving import serve_in_thread
+from dashboard.revenuemonster.testing.simulator import Simulator
+from dashboard.services import audit, environments, provider_accounts
 
 SANDBOX_BANNER = "Sandbox environment: RevenueMonster's test system. No real SMS is delivered."
 PRODUCTION_BANNER = "Production environment: codes go to real phones and cost money."
@@ -84,7 +86,7 @@ def fingerprint_of(public_key: RSAPublicKey) -> str:
 
 def version_of(environment: str) -> int | None:
     """The version of an environment's stored credentials (None: none stored)."""
-    row = provider_settings.account(environment)
+    row = provider_accounts.account(environment)
     return row.version if row is not None else None
 
 
@@ -93,13 +95,13 @@ def restore_provider(live_server) -> Iterator[None]:  # type: ignore[no-untyped-
     """The shared server back in sandbox afterwards, however the test ends, and production's
     credentials gone again if it had none (the sandbox ones are never touched)."""
     with live_server.app.app_context():
-        assert provider_settings.active_environment() == "sandbox"
+        assert environments.active_environment() == "sandbox"
         had_production = version_of("production") is not None
         sandbox_version = version_of("sandbox")
     yield
     with live_server.app.app_context():
-        if provider_settings.active_environment() != "sandbox":
-            provider_settings.use_environment("sandbox", "e2e tests", reason="e2e clean-up")
+        if environments.active_environment() != "sandbox":
+            environments.use_environment("sandbox", "e2e tests", reason="e2e clean-up")
         if not had_production:
             with write_transaction(audit.CHAIN_LOCK, "provider:production"):
                 db.session.execute(

@@ -32,7 +32,8 @@ from dashboard.revenuemonster import (
     sign,
     timestamp_now,
 )
-from dashboard.revenuemonster.simulator import ERROR_MESSAGES, SIMULATED_ERROR_CODES
+from dashboard.revenuemonster.testing.magic import SIMULATED_ERROR_CODES
+from dashboard.revenuemonster.testing.protocol import ERROR_MESSAGES
 
 NUMBER = "163877652"
 
@@ -688,7 +689,7 @@ def test_drop_falls_back_to_a_cut_off_answer_outside_werkzeugs_server(rm_key):
 
 
 def test_https_end_to_end_and_an_untrusted_certificate(tls_sim, rm_register, make_client):
-    from dashboard.revenuemonster.client import new_session
+    from dashboard.revenuemonster.transport import new_session
 
     live, ca_file = tls_sim
     account = rm_register(live=live)

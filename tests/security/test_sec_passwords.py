@@ -11,7 +11,8 @@ import pytest
 from argon2 import PasswordHasher
 from support import PASSWORD, csrf_token, query_scalar, sign_in
 
-from dashboard.services import passwords, users
+from dashboard.domain import passwords
+from dashboard.services import users
 
 
 def argon2_parameters(stored: str) -> dict[str, int]:

@@ -7,9 +7,9 @@ import uuid
 
 from support import sign_in
 
+from dashboard.domain.phone_numbers import parse_mobile_number
 from dashboard.extensions import db
 from dashboard.models import Attempt, User, utcnow
-from dashboard.services.phone_numbers import parse_mobile_number
 
 
 def add_attempt(app, user_email: str, number: str, status: str = "accepted", code="SUCCESS"):

@@ -15,10 +15,10 @@ from sqlalchemy import event, text
 from support import base_config, db_kind, migrate
 
 from dashboard import create_app
+from dashboard.domain.phone_numbers import parse_mobile_number
 from dashboard.extensions import db
 from dashboard.models import Attempt, utcnow
 from dashboard.services import history, sending
-from dashboard.services.phone_numbers import parse_mobile_number
 from dashboard.services.users import find_by_email
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 
 
@@ -10,15 +9,16 @@ class BadCursor(ValueError):
     """A page link that was not made here (edited, or from another deployment)."""
 
 
-def make(last_id: int, *extra: int, kind: str) -> str:
-    """A cursor for the rows after ``last_id``, carrying ``extra`` numbers along."""
-    return _serializer(kind).dumps([last_id, *extra])
+def make(last_id: int, *extra: int, kind: str, secret: str) -> str:
+    """A cursor for the rows after ``last_id``, carrying ``extra`` numbers along, signed with
+    ``secret`` (the app's secret key)."""
+    return _serializer(kind, secret).dumps([last_id, *extra])
 
 
-def read(cursor: str, *, kind: str, size: int = 1) -> list[int]:
+def read(cursor: str, *, kind: str, secret: str, size: int = 1) -> list[int]:
     """The ``size`` numbers a cursor of ``kind`` carries: a row id (>= 1), then the extras."""
     try:
-        values = _serializer(kind).loads(cursor)
+        values = _serializer(kind, secret).loads(cursor)
     except BadSignature:
         raise BadCursor("That page link is not valid.") from None
     if (
@@ -31,5 +31,5 @@ def read(cursor: str, *, kind: str, size: int = 1) -> list[int]:
     return values
 
 
-def _serializer(kind: str) -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=f"{kind} cursor")
+def _serializer(kind: str, secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=f"{kind} cursor")

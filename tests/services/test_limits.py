@@ -112,7 +112,7 @@ def test_settings_read_before_the_lock_are_read_again_under_it(app):
     transaction that records a send starts a new one: a pause committed meanwhile by another
     worker is seen there, and a rolled-back change is not seen after."""
     from dashboard.database import end_read_transaction
-    from dashboard.services import provider_settings, runtime_settings
+    from dashboard.services import environments, runtime_settings
 
     set_limits(app, paused=False)
     with app.test_request_context("/send", method="POST"):
@@ -124,10 +124,10 @@ def test_settings_read_before_the_lock_are_read_again_under_it(app):
         with write_transaction(limits.SETTING):
             assert limits.current().paused is True
         with pytest.raises(RuntimeError), write_transaction():
-            runtime_settings.put(provider_settings.ACTIVE_ENVIRONMENT, "x", "test")
-            assert provider_settings.active_environment() == "x"
+            runtime_settings.put(environments.ACTIVE_ENVIRONMENT, "x", "test")
+            assert environments.active_environment() == "x"
             raise RuntimeError("rolled back")
-        assert provider_settings.active_environment() == "sandbox"
+        assert environments.active_environment() == "sandbox"
 
 
 def test_admins_change_limits_on_their_page_and_it_is_audited(app, client, make_user):
@@ -291,12 +291,12 @@ def test_the_latest_code_counts(app, support, sandbox, simulator):
 
 
 @pytest.mark.parametrize(
-    "code", sorted(__import__("dashboard.services.outcome_words", fromlist=["PROVIDER"]).PROVIDER)
+    "code", sorted(__import__("dashboard.domain.outcome_words", fromlist=["PROVIDER"]).PROVIDER)
 )
 def test_every_listed_provider_code_is_a_real_revenuemonster_code(code):
     import json
     from pathlib import Path
 
-    listed = Path(__file__).resolve().parent / "revenuemonster/data/error-codes.json"
+    listed = Path(__file__).resolve().parents[1] / "revenuemonster/data/error-codes.json"
     known = {entry["code"] for entry in json.loads(listed.read_text())["api"]}
     assert code in known | {"SUCCESS", "DUPLICATE_REQUEST"}  # our simulator's own duplicate code

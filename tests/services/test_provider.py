@@ -8,9 +8,9 @@ import multiprocessing
 import re
 
 import pytest
-from concurrency_worker import send_once
 from sqlalchemy import text
 from support import csrf_token, query_scalar, sandbox_secret, sign_in
+from support.concurrency_worker import send_once
 from test_limits import set_limits
 from test_send import send
 
@@ -19,7 +19,7 @@ from dashboard.config import new_encryption_key
 from dashboard.encryption import DecryptionError
 from dashboard.extensions import db
 from dashboard.revenuemonster import keys
-from dashboard.services import provider_settings
+from dashboard.services import environments, provider_accounts, provider_tokens
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -55,7 +55,7 @@ def test_a_replaced_key_is_picked_up_on_the_next_send(app, support, sandbox, sim
         sandbox, sandbox_secret(sandbox), keys.public_key_pem(new_key)
     )
     with app.app_context():
-        provider_settings.configure(
+        provider_accounts.configure(
             "sandbox", "test", private_key_pem=keys.private_key_pem(new_key)
         )
     send(support)
@@ -111,13 +111,13 @@ def test_key_rotation_k1_then_k2_k1_then_k2_alone(app, client, make_user, sandbo
     assert values and all(value.startswith("v1:k2:") for value in values)
     only_k2 = app_with(k2)
     with only_k2.app_context():
-        credentials = provider_settings._credentials(provider_settings.account("sandbox"))
+        credentials = provider_accounts.decrypted_credentials(provider_accounts.account("sandbox"))
         assert credentials.client_id == sandbox
         from dashboard.services import two_step, users
 
         assert two_step.secret_of(users.find_by_email("boss@example.com"))
-        store = provider_settings.DatabaseTokenStore(
-            "sandbox", provider_settings.account("sandbox").version
+        store = provider_tokens.DatabaseTokenStore(
+            "sandbox", provider_accounts.account("sandbox").version
         )
         assert store.load() is not None
     again = only_k2.test_cli_runner().invoke(args=["secrets", "rotate"])
@@ -154,7 +154,7 @@ def test_a_sandbox_ciphertext_in_the_production_row_does_not_decrypt(
     app, support, sandbox, private_key
 ):
     with app.app_context():
-        provider_settings.configure(
+        provider_accounts.configure(
             "production",
             "test",
             client_id="prod",
@@ -171,8 +171,8 @@ def test_a_sandbox_ciphertext_in_the_production_row_does_not_decrypt(
         )
         db.session.commit()
         with pytest.raises(DecryptionError):
-            provider_settings._credentials(provider_settings.account("production"))
-        provider_settings.use_environment("production", "test")
+            provider_accounts.decrypted_credentials(provider_accounts.account("production"))
+        environments.use_environment("production", "test")
     page = support.get(send(support).headers["Location"]).get_data(as_text=True)
     assert "CONFIGURATION_ERROR" in page and "Failed" in page
 

@@ -8,9 +8,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from concurrency_worker import send_once, send_then_die
 from freezegun import freeze_time
 from support import base_config, csrf_token, query_scalar
+from support.concurrency_worker import send_once, send_then_die
 from test_limits import set_limits
 
 from dashboard.models import utcnow

@@ -15,6 +15,16 @@ GSM7_BASIC = (
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = "^{}\\[~]|€\f"
+#: Characters in one SMS, and in each part of a longer one (the rest carries the joining
+#: header), by encoding.
+SEGMENT_SIZES = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
+#: Everything the send page's live preview needs to count as the server does.
+SEGMENT_RULES = {
+    "basic": GSM7_BASIC,
+    "extension": GSM7_EXTENSION,
+    "sizes": SEGMENT_SIZES,
+    "max": MAX_SEGMENTS,
+}
 
 
 class InvalidTemplate(ValueError):
@@ -29,13 +39,14 @@ class SegmentCount:
 
 
 def count_segments(text: str) -> SegmentCount:
-    """Segments as a phone network counts them: GSM-7 160/153, UCS-2 70/67."""
+    """Segments as a phone network counts them (SEGMENT_SIZES)."""
     if all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text):
         length = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
-        single, multi, encoding = 160, 153, "GSM-7"
+        encoding = "GSM-7"
     else:
         length = len(text.encode("utf-16-le")) // 2
-        single, multi, encoding = 70, 67, "UCS-2"
+        encoding = "UCS-2"
+    single, multi = SEGMENT_SIZES[encoding]
     segments = 1 if length <= single else -(-length // multi)
     return SegmentCount(encoding, length, segments)
 

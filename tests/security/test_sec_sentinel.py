@@ -13,7 +13,7 @@ from support import csrf_token, totp_code
 
 from dashboard.extensions import db
 from dashboard.revenuemonster import keys
-from dashboard.services import provider_settings, users
+from dashboard.services import provider_accounts, users
 
 ADMIN_PASSWORD = "SENTINEL admin passphrase 7743"
 AGENT_PASSWORD = "SENTINEL agent passphrase 5512"
@@ -58,7 +58,7 @@ def test_LG2_no_secret_in_logs_database_or_pages(app, simulator, private_key, ca
     key_line = pem.splitlines()[5]  # a line from the middle of the key material
     with app.app_context():
         users.create_user("boss@example.com", "admin", "test", password=ADMIN_PASSWORD)
-        provider_settings.configure(
+        provider_accounts.configure(
             "sandbox",
             "test",
             client_id=client_id,
