@@ -93,11 +93,13 @@ nginx:
 test: install-dev browser nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# What CI checks before the tests: lint, formatting and types.
+# What CI checks before the tests: lint, formatting, types and the import rules of
+# docs/architecture.md.
 check: install-dev
 	$(BIN)/ruff check dashboard tests benchmarks
 	$(BIN)/ruff format --check dashboard tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Refresh the README's screenshots from the browser journeys.
 screenshots: install-dev browser
