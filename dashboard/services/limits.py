@@ -76,8 +76,10 @@ class UnknownRegion(ValueError):
 
 def parse_regions(text: str) -> tuple[str, ...]:
     """``"my, SG"`` as ``("MY", "SG")``: sorted, without repeats; raises UnknownRegion."""
-    regions = tuple(sorted({r.strip().upper() for r in text.split(",") if r.strip()}))
-    unknown = [r for r in regions if not phonenumbers.country_code_for_region(r)]
+    regions = tuple(sorted({r.strip().upper() for r in text.split(",")}))
+    unknown = [
+        r or "(an empty one)" for r in regions if not phonenumbers.country_code_for_region(r)
+    ]
     if unknown:
         raise UnknownRegion(f"Not a country code phone numbers know: {', '.join(unknown)}.")
     return regions

@@ -300,3 +300,13 @@ def test_every_listed_provider_code_is_a_real_revenuemonster_code(code):
     listed = Path(__file__).resolve().parents[1] / "revenuemonster/data/error-codes.json"
     known = {entry["code"] for entry in json.loads(listed.read_text())["api"]}
     assert code in known | {"SUCCESS", "DUPLICATE_REQUEST"}  # our simulator's own duplicate code
+
+
+@pytest.mark.parametrize("text", ["MY,", ",", "MY,,SG", "XX"])
+def test_a_region_list_with_an_empty_or_unknown_entry_is_refused(text):
+    with pytest.raises(limits.UnknownRegion, match="Not a country code phone numbers know"):
+        limits.parse_regions(text)
+
+
+def test_a_region_list_is_sorted_without_repeats():
+    assert limits.parse_regions(" my, SG,MY ") == ("MY", "SG")
