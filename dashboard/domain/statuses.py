@@ -51,5 +51,3 @@ UNRESOLVED = frozenset({Status.PENDING, Status.UNKNOWN})
 DECIDED = frozenset({Status.ACCEPTED, Status.REJECTED, Status.UNKNOWN})
 #: What the provider's health counts as its last failure.
 PROVIDER_FAILURES = frozenset({Status.REJECTED, Status.FAILED, Status.UNKNOWN})
-#: Nothing more will happen to it.
-FINAL = frozenset({Status.BLOCKED, Status.ACCEPTED, Status.REJECTED, Status.FAILED})
