@@ -78,6 +78,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     session_version: Mapped[str] = mapped_column(String(64), default=new_session_version)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A one-time password (set by an admin) stops working at this time if not changed before.
+    password_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Two-step sign-in: the TOTP secret (encrypted) is kept from the start of enrolment; it is in
     # force from ``two_step_enabled_at``. The last accepted time step stops a code being replayed.
     totp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
@@ -143,7 +145,11 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     phone_e164: Mapped[str] = mapped_column(String(16))
     # The E.164 digits reversed: "ends with 7652" becomes an indexed prefix range.
     phone_reversed: Mapped[str] = mapped_column(String(16))
-    message_masked: Mapped[str] = mapped_column(Text)
+    message_masked: Mapped[str] = mapped_column(Text)  # the text that went, code masked
+    # The approved template it came from, and whether the sender edited its text (an admin
+    # setting allows that); None for attempts recorded before templates were enforced.
+    template_id: Mapped[str | None] = mapped_column(String(36))
+    message_edited: Mapped[bool] = mapped_column(Boolean, default=False)
     code_hash: Mapped[str | None] = mapped_column(String(64))
     code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     code_failed_checks: Mapped[int] = mapped_column(Integer, default=0)
@@ -159,6 +165,9 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"))
     client_ip: Mapped[str | None] = mapped_column(String(45))
+    # False when the sender may not see the number in full: a resend of an attempt whose number
+    # was masked for them keeps it masked (services.history.may_see_full_number).
+    number_visible_to_sender: Mapped[bool] = mapped_column(Boolean, default=True)
 
     user: Mapped[User] = relationship(lazy="joined")
     resend_of: Mapped[Attempt | None] = relationship(remote_side=[id])
@@ -231,11 +240,12 @@ class ProviderToken(db.Model):  # type: ignore[name-defined]
 
 
 class SignInThrottle(db.Model):  # type: ignore[name-defined]
-    """Failed sign-ins counted per account (by email, known or not) and per client address."""
+    """Failed sign-ins counted per account, per client address and per (address, account).
+    Keys hold a keyed digest of the email typed, never the text (services.throttling)."""
 
     __tablename__ = "sign_in_throttles"
 
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # "account:…" or "ip:…"
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)  # "<kind>:<digest or address>"
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

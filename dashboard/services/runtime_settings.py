@@ -13,6 +13,8 @@ from ..models import Setting
 from . import audit
 
 TWO_STEP_FOR_EVERYONE = "two_step_for_everyone"
+#: Whether senders may edit a template's text before sending (off: the template is sent as it is).
+MESSAGE_EDITING = "message_editing"
 _CACHE = "runtime_settings"  # in the session's info, for the current transaction only
 _EVERY_SETTING = select(Setting.key, Setting.value)  # built once: read on every page
 
@@ -58,3 +60,14 @@ def put(key: str, value: Any, actor: audit.Actor) -> Any:
         row.value = value
         row.updated_by = label
     return previous
+
+
+def allow_message_editing(allowed: bool, actor: audit.Actor) -> None:
+    """Whether senders may edit an approved template's text before it goes (audited)."""
+    with write_transaction(audit.CHAIN_LOCK, MESSAGE_EDITING):
+        old = put(MESSAGE_EDITING, allowed, actor)
+        audit.record("setting.change", actor, target=MESSAGE_EDITING, old=old, new=allowed)
+
+
+def message_editing_allowed() -> bool:
+    return bool(get(MESSAGE_EDITING, False))
