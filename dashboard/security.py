@@ -47,6 +47,9 @@ SETUP_ENDPOINTS = frozenset(
     }
 )
 
+#: Methods that change nothing (CS-2: no state changes over GET).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 IDLE_TIMEOUT_SECONDS = 30 * 60
 ABSOLUTE_TIMEOUT_SECONDS = 12 * 60 * 60
 #: The idle clock is moved on at most this often: re-signing the session cookie on every
@@ -188,12 +191,15 @@ def fresh_sign_in_required(change: str, *, back: str) -> Callable[[F], F]:
     ``change`` names the action on the confirmation page ("switch the environment"); ``back``
     is the endpoint of the page its form is on, which the confirmation returns to (with the
     view arguments that endpoint takes). Both travel explicitly, never from a Referer that a
-    browser may leave out, and the page names the change from here, never from the URL."""
+    browser may leave out, and the page names the change from here, never from the URL.
+
+    Only changes are guarded: a view that also shows its form (GET) shows it to anyone who may
+    use it. ``tests/security/test_sec_fresh_sign_in.py`` holds every POST route to a decision."""
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not is_fresh():
+            if request.method not in SAFE_METHODS and not is_fresh():
                 return redirect(
                     url_for("auth.reauthenticate", change=request.endpoint, next=return_to(back))
                 )

@@ -27,6 +27,7 @@ def index() -> Response:
 
 @bp.route("/users", methods=["GET", "POST"])
 @requires(Capability.MANAGE_USERS)
+@fresh_sign_in_required("create a user", back="admin.users_list")
 def users_list() -> str | Response:
     form = CreateUserForm()
     if form.validate_on_submit():
@@ -100,6 +101,7 @@ def reset_two_step(user_id: int) -> Response:
 
 @bp.route("/users/<int:user_id>/sign-out", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
+@fresh_sign_in_required("sign a user out everywhere", back="admin.user_detail")
 def sign_out_everywhere(user_id: int) -> Response:
     return _button(
         user_id,
@@ -122,21 +124,26 @@ def reset_password(user_id: int) -> str | Response:
 @bp.get("/settings")
 @requires(Capability.MANAGE_SETTINGS)
 def settings() -> str:
-    key = runtime_settings.TWO_STEP_FOR_EVERYONE
-    form = SettingsForm(two_step_for_everyone=runtime_settings.get(key, False))
+    form = SettingsForm(
+        two_step_for_everyone=runtime_settings.get(runtime_settings.TWO_STEP_FOR_EVERYONE, False),
+        message_editing=runtime_settings.message_editing_allowed(),
+    )
     return render_template("admin/settings.html", form=form)
 
 
 @bp.post("/settings")
 @requires(Capability.MANAGE_SETTINGS)
-@fresh_sign_in_required("change the two-step policy", back="admin.settings")
+@fresh_sign_in_required("change the settings", back="admin.settings")
 def save_settings() -> str | Response:
     form = SettingsForm()
     if not form.validate_on_submit():
         return render_template("admin/settings.html", form=form)
-    runtime_settings.require_two_step_for_everyone(
-        bool(form.two_step_for_everyone.data), current_user
-    )
+    two_step_for_everyone = bool(form.two_step_for_everyone.data)
+    if two_step_for_everyone != runtime_settings.get(runtime_settings.TWO_STEP_FOR_EVERYONE, False):
+        runtime_settings.require_two_step_for_everyone(two_step_for_everyone, current_user)
+    message_editing = bool(form.message_editing.data)
+    if message_editing != runtime_settings.message_editing_allowed():
+        runtime_settings.allow_message_editing(message_editing, current_user)
     flash("Settings saved.", "success")
     return redirect(url_for("admin.settings"))
 
@@ -166,6 +173,7 @@ def _attempt(change: Callable[[], object], done: str) -> None:
 
 @bp.route("/limits", methods=["GET", "POST"])
 @requires(Capability.MANAGE_LIMITS)
+@fresh_sign_in_required("change the limits", back="admin.limits_page")
 def limits_page() -> str | Response:
     saved = limits.current()
     form = LimitsForm(data={**asdict(saved), "allowed_regions": ", ".join(saved.allowed_regions)})
@@ -193,6 +201,7 @@ def limits_page() -> str | Response:
 
 @bp.route("/templates", methods=["GET", "POST"])
 @requires(Capability.MANAGE_TEMPLATES)
+@fresh_sign_in_required("add a template", back="admin.templates_page")
 def templates_page() -> str | Response:
     form = TemplateForm()
     if form.validate_on_submit():
@@ -213,6 +222,7 @@ def templates_page() -> str | Response:
 
 @bp.route("/templates/<template_id>/<action>", methods=["POST"])
 @requires(Capability.MANAGE_TEMPLATES)
+@fresh_sign_in_required("change the templates", back="admin.templates_page")
 def template_action(template_id: str, action: str) -> Response:
     change = {"remove": message_templates.remove, "default": message_templates.make_default}
     if action not in change or message_templates.find(template_id) is None:
