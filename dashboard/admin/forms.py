@@ -13,9 +13,17 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+    ValidationError,
+)
 
 from ..domain.capabilities import ROLES
+from ..forms import has_visible_text, visible_text
 
 ROLE_CHOICES = [SelectChoice(role, role.title()) for role in ROLES]
 
@@ -36,6 +44,7 @@ class RoleForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     two_step_for_everyone = BooleanField("Require two-step sign-in for everyone")
+    message_editing = BooleanField("Let senders edit the message before sending")
     submit = SubmitField("Save settings")
 
 
@@ -69,9 +78,23 @@ class LimitsForm(FlaskForm):
     paused_reason = StringField("Why sending is paused", validators=[Length(max=200)])
     submit = SubmitField("Save limits")
 
+    def validate_paused_reason(self, field: StringField) -> None:
+        """Agents read the reason on the send form: a pause says why, in visible words."""
+        if self.paused.data and not has_visible_text(field.data or ""):
+            raise ValidationError("Say why sending is paused; agents see it on the send form.")
+        if field.data and not has_visible_text(field.data):
+            raise ValidationError("Write the reason in visible characters.")
+
 
 class TemplateForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired("Name the template."), Length(max=60)])
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired("Name the template."),
+            visible_text("Name the template in visible characters."),
+            Length(max=60),
+        ],
+    )
     text = TextAreaField(
         "Text",
         validators=[DataRequired("Write the message; it must contain {code}."), Length(max=1000)],
@@ -98,7 +121,12 @@ class SwitchEnvironmentForm(FlaskForm):
         choices=[SelectChoice("sandbox", "Sandbox"), SelectChoice("production", "Production")],
     )
     reason = StringField(
-        "Reason", validators=[DataRequired("Say why you switch."), Length(max=200)]
+        "Reason",
+        validators=[
+            DataRequired("Say why you switch."),
+            visible_text("Say why you switch, in visible characters."),
+            Length(max=200),
+        ],
     )
     confirmation = StringField("Type production to confirm", validators=[Length(max=20)])
     submit = SubmitField("Switch environment")

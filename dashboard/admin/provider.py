@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
+from wtforms import Field
 
 from ..domain.capabilities import Capability
 from ..forms import ButtonForm
@@ -42,8 +43,7 @@ def save_credentials(environment: str) -> str | BaseResponse:
                 private_key_pem=pem or None,
             )
         except provider_accounts.ProviderError as error:
-            field = form.private_key if "key" in str(error).lower() else form.client_id
-            field.errors = [str(error)]
+            _field_of(form, str(error)).errors = [str(error)]
         else:
             flash(f"{environment.title()} credentials saved.", "success")
             return redirect(url_for("admin.provider", _anchor=environment))
@@ -137,6 +137,14 @@ def _page(submitted: CredentialsForm | None, switch_form: SwitchEnvironmentForm)
         switch_form=switch_form,
         button=ButtonForm(),
     )
+
+
+def _field_of(form: CredentialsForm, message: str) -> Field:
+    """The input a credentials error concerns, named in its message."""
+    words = message.lower()
+    if "key" in words:
+        return form.private_key
+    return form.client_secret if "secret" in words and "id" not in words else form.client_id
 
 
 def _check(environment: str) -> None:

@@ -28,9 +28,19 @@ def _as_bytes(pem: bytes | str) -> bytes:
     return bytes(pem).strip()
 
 
-def _check_size(key_size: int, min_bits: int) -> None:
-    if key_size < min_bits:
-        raise KeyFormatError(f"The RSA key has {key_size} bits; at least {min_bits} are required.")
+def _check_strength(key: RSAPrivateKey | RSAPublicKey, min_bits: int) -> None:
+    """Refuse short keys, and any public exponent but 65537: a small one (e = 3) opens the
+    signatures to known attacks, and no tool generates other values by default."""
+    if key.key_size < min_bits:
+        raise KeyFormatError(
+            f"The RSA key has {key.key_size} bits; at least {min_bits} are required."
+        )
+    exponent = _public(key).public_numbers().e
+    if exponent != PUBLIC_EXPONENT:
+        raise KeyFormatError(
+            f"The RSA key's public exponent is {exponent}; only {PUBLIC_EXPONENT} is accepted. "
+            "Generate the key again (openssl genrsa uses 65537)."
+        )
 
 
 def load_private_key(pem: bytes | str, *, min_bits: int = DEFAULT_MIN_BITS) -> RSAPrivateKey:
@@ -53,7 +63,7 @@ def load_private_key(pem: bytes | str, *, min_bits: int = DEFAULT_MIN_BITS) -> R
         raise KeyFormatError("The private key could not be read: the PEM is damaged.") from None
     if not isinstance(key, RSAPrivateKey):
         raise KeyFormatError("The private key is not an RSA key.")
-    _check_size(key.key_size, min_bits)
+    _check_strength(key, min_bits)
     return key
 
 
@@ -73,7 +83,7 @@ def load_public_key(pem: bytes | str, *, min_bits: int = DEFAULT_MIN_BITS) -> RS
     key = _parse_public_block(match.group(0), match.group(2))
     if not isinstance(key, RSAPublicKey):
         raise KeyFormatError("The public key is not an RSA key.")
-    _check_size(key.key_size, min_bits)
+    _check_strength(key, min_bits)
     return key
 
 

@@ -55,6 +55,15 @@ def configure(
         raise ProviderError("The client ID and the client secret cannot be empty.")
     if client_id is not None and len(client_id) > 128:
         raise ProviderError("The client ID is too long (at most 128 characters).")
+    if client_id is not None and not _printable_ascii(client_id):
+        raise ProviderError(
+            "The client ID may hold only letters, digits and punctuation (printable ASCII, "
+            "no spaces or line breaks); copy it again from the merchant portal."
+        )
+    if client_secret is not None and not _printable_ascii(client_secret):
+        raise ProviderError(
+            "The client secret may hold only printable ASCII characters; copy it again."
+        )
     private_key = _parsed_key(private_key_pem) if private_key_pem is not None else None
     box = secret_box()
     label = audit.actor_label(actor)
@@ -160,3 +169,9 @@ def _parsed_key(pem: bytes) -> RSAPrivateKey:
         return keys.load_private_key(pem)
     except keys.KeyFormatError as error:
         raise ProviderError(str(error)) from None
+
+
+def _printable_ascii(text: str) -> bool:
+    """RevenueMonster's ids and secrets are printable ASCII; anything else (a line break that
+    would split the Authorization header, a look-alike letter) is a copying mistake."""
+    return all("!" <= ch <= "~" for ch in text)
