@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION_DAYS": 400,
     "PROXY_COUNT": 0,
     "FRESH_SIGN_IN_MINUTES": 10,
+    "ONE_TIME_PASSWORD_HOURS": 72,
+    "RATELIMIT_STORAGE_URI": "memory://",
 }
 SETTING_NAMES = (
     "ENV",
@@ -51,6 +53,8 @@ SETTING_NAMES = (
     "PROXY_COUNT",
     "TRUSTED_HOSTS",
     "FRESH_SIGN_IN_MINUTES",
+    "ONE_TIME_PASSWORD_HOURS",
+    "RATELIMIT_STORAGE_URI",
 )
 
 
@@ -109,6 +113,12 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "FRESH_SIGN_IN_MINUTES": _count(
             settings["FRESH_SIGN_IN_MINUTES"], "FRESH_SIGN_IN_MINUTES", least=1, most=24 * 60
         ),
+        "ONE_TIME_PASSWORD_HOURS": _count(
+            settings["ONE_TIME_PASSWORD_HOURS"], "ONE_TIME_PASSWORD_HOURS", least=1, most=30 * 24
+        ),
+        # Flask-Limiter's storage for the request-rate limits of sign-in: one process's memory
+        # by default; several hosts share one (e.g. redis://…) so an address is counted once.
+        "RATELIMIT_STORAGE_URI": _storage_uri(settings["RATELIMIT_STORAGE_URI"]),
         # Sessions: the cookie is Secure except in development over plain HTTP.
         "SESSION_COOKIE_SECURE": mode == "production",
         # "__Host-" binds the cookie to this host over HTTPS (browsers refuse it over plain HTTP).
@@ -235,6 +245,16 @@ def _count(value: Any, name: str, *, least: int = 0, most: int) -> int:
 #: A host name (``.example.com`` admits its subdomains) or an IPv4 address: what werkzeug can
 #: match a ``Host`` against. IPv6 literals never match there.
 _HOST_NAME = re.compile(r"^\.?(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
+def _storage_uri(value: Any) -> str:
+    uri = str(value).strip()
+    if "://" not in uri:
+        raise SettingsError(
+            f"{PREFIX}RATELIMIT_STORAGE_URI must be a storage URI such as memory:// or "
+            f"redis://host:6379, not {uri!r}."
+        )
+    return uri
 
 
 def _hosts(value: Any) -> list[str] | None:
