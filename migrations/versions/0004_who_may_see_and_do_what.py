@@ -18,25 +18,25 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("attempts") as batch:
-        batch.add_column(
-            sa.Column(
-                "number_visible_to_sender", sa.Boolean(), nullable=False, server_default=sa.true()
-            )
-        )
-        batch.add_column(sa.Column("template_id", sa.String(36), nullable=True))
-        batch.add_column(
-            sa.Column("message_edited", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("password_expires_at", sa.DateTime(timezone=True)))
+    # Plain ADD COLUMN (no batch mode): on SQLite a batch copy of ``attempts`` would drop the
+    # triggers that keep its search index (migration 0002) in step.
+    op.add_column(
+        "attempts",
+        sa.Column(
+            "number_visible_to_sender", sa.Boolean(), nullable=False, server_default=sa.true()
+        ),
+    )
+    op.add_column("attempts", sa.Column("template_id", sa.String(36), nullable=True))
+    op.add_column(
+        "attempts",
+        sa.Column("message_edited", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("users", sa.Column("password_expires_at", sa.DateTime(timezone=True)))
     op.execute("DELETE FROM sign_in_throttles")
 
 
 def downgrade():
-    with op.batch_alter_table("users") as batch:
-        batch.drop_column("password_expires_at")
-    with op.batch_alter_table("attempts") as batch:
-        batch.drop_column("message_edited")
-        batch.drop_column("template_id")
-        batch.drop_column("number_visible_to_sender")
+    # DROP COLUMN as SQL (SQLite 3.35 and later have it) for the same reason as above.
+    op.execute("ALTER TABLE users DROP COLUMN password_expires_at")
+    for column in ("message_edited", "template_id", "number_visible_to_sender"):
+        op.execute(f"ALTER TABLE attempts DROP COLUMN {column}")
