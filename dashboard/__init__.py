@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Flask
 
+from . import routing
+
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -45,6 +47,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, migrations: bool
     register_extensions(app)
     if migrations:
         register_migrations(app)
+    routing.init_app(app)  # the converters, before the routes that use them
     register_blueprints(app)
     register_templating(app)
     register_errorhandlers(app)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import SubmitField
-from wtforms.validators import ValidationError
+from wtforms import DateField, SubmitField
+from wtforms.validators import Optional, ValidationError
+
+from .domain import days
+from .domain.text import has_visible_text
 
 
 class ButtonForm(FlaskForm):
@@ -28,6 +30,16 @@ def visible_text(message: str) -> Callable[[Any, Any], None]:
     return validate
 
 
-def has_visible_text(text: str) -> bool:
-    """Whether ``text`` has a character that is neither space nor control/format/unassigned."""
-    return any(not ch.isspace() and unicodedata.category(ch)[0] not in "CZ" for ch in text)
+def filter_day(label: str) -> DateField:
+    """A date filter (history, the audit log): optional, and a day the filters can hold
+    (days.FIRST_DAY to LAST_DAY), which the browser's date picker is told too."""
+    return DateField(
+        label,
+        validators=[Optional(), _holdable_day],
+        render_kw={"min": days.FIRST_DAY.isoformat(), "max": days.LAST_DAY.isoformat()},
+    )
+
+
+def _holdable_day(form: Any, field: Any) -> None:
+    if field.data and (problem := days.problem_with(field.data)):
+        raise ValidationError(problem)

@@ -23,7 +23,8 @@ from wtforms.validators import (
 )
 
 from ..domain.capabilities import ROLES
-from ..forms import has_visible_text, visible_text
+from ..domain.text import has_visible_text
+from ..forms import visible_text
 
 ROLE_CHOICES = [SelectChoice(role, role.title()) for role in ROLES]
 

@@ -43,7 +43,7 @@ def users_list() -> str | Response:
     return render_template("admin/users.html", form=form, users=users.all_users())
 
 
-@bp.route("/users/<int:user_id>")
+@bp.route("/users/<id:user_id>")
 @requires(Capability.MANAGE_USERS)
 def user_detail(user_id: int) -> str:
     user = _user_or_404(user_id)
@@ -52,7 +52,7 @@ def user_detail(user_id: int) -> str:
     )
 
 
-@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@bp.route("/users/<id:user_id>/role", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("change a role", back="admin.user_detail")
 def change_role(user_id: int) -> Response:
@@ -66,7 +66,7 @@ def change_role(user_id: int) -> Response:
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
-@bp.route("/users/<int:user_id>/disable", methods=["POST"])
+@bp.route("/users/<id:user_id>/disable", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("disable a user", back="admin.user_detail")
 def disable(user_id: int) -> Response:
@@ -77,7 +77,7 @@ def disable(user_id: int) -> Response:
     )
 
 
-@bp.route("/users/<int:user_id>/enable", methods=["POST"])
+@bp.route("/users/<id:user_id>/enable", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("enable a user", back="admin.user_detail")
 def enable(user_id: int) -> Response:
@@ -88,7 +88,7 @@ def enable(user_id: int) -> Response:
     )
 
 
-@bp.route("/users/<int:user_id>/reset-two-step", methods=["POST"])
+@bp.route("/users/<id:user_id>/reset-two-step", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("reset two-step sign-in", back="admin.user_detail")
 def reset_two_step(user_id: int) -> Response:
@@ -99,7 +99,7 @@ def reset_two_step(user_id: int) -> Response:
     )
 
 
-@bp.route("/users/<int:user_id>/sign-out", methods=["POST"])
+@bp.route("/users/<id:user_id>/sign-out", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("sign a user out everywhere", back="admin.user_detail")
 def sign_out_everywhere(user_id: int) -> Response:
@@ -110,7 +110,7 @@ def sign_out_everywhere(user_id: int) -> Response:
     )
 
 
-@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+@bp.route("/users/<id:user_id>/reset-password", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("reset a password", back="admin.user_detail")
 def reset_password(user_id: int) -> str | Response:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, StringField
-from wtforms.validators import Length, Optional
+from wtforms import HiddenField, StringField
+from wtforms.validators import Length, Optional, ValidationError
+
+from ..forms import filter_day
 
 
 class AuditFilterForm(FlaskForm):
@@ -13,6 +15,12 @@ class AuditFilterForm(FlaskForm):
 
     actor = StringField("Actor", validators=[Optional(), Length(max=254)])
     action = StringField("Action", validators=[Optional(), Length(max=64)])
-    date_from = DateField("From", validators=[Optional()])
-    date_to = DateField("To", validators=[Optional()])
+    date_from = filter_day("From")
+    date_to = filter_day("To")
     after = HiddenField()
+
+    def validate_date_to(self, field):
+        if field.errors or self.date_from.errors:
+            return  # out of range: said already
+        if field.data and self.date_from.data and field.data < self.date_from.data:
+            raise ValidationError("The end date is before the start date.")

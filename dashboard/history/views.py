@@ -46,8 +46,11 @@ def index() -> str | tuple[str, int]:
 
 
 def filter_form(formdata: Any = None) -> HistoryFilterForm:
-    """The filters, read from the URL (or, for an export, from the posted form)."""
+    """The filters, read from the URL (or, for an export, from the posted form), as the
+    viewer may use them: a number search they may not run is refused before anything is
+    searched or counted, whatever page cursor comes with it."""
     form = HistoryFilterForm(formdata if formdata is not None else request.args)
+    form.for_viewer(current_user.role)
     form.senders = users.names()
     form.sender.choices = [("", "Anyone")] + [(str(i), n) for i, n in form.senders.items()]
     return form
@@ -156,7 +159,7 @@ def export() -> Response | tuple[str, int]:
     )
 
 
-@bp.route("/history/exports/<int:event_id>/manifest.json")
+@bp.route("/history/exports/<id:event_id>/manifest.json")
 @requires(Capability.EXPORT)
 def export_manifest(event_id: int) -> Response:
     found = exports.manifest(event_id)

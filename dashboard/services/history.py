@@ -22,15 +22,16 @@ from flask import current_app
 from sqlalchemy import Row, Select, column, func, select, table
 
 from ..domain import cursors, days
-from ..domain.capabilities import Capability
+from ..domain.capabilities import SHOWN_LAST_DIGITS, Capability
 from ..domain.phone_numbers import display
 from ..extensions import db
-from ..models import Attempt, User
+from ..models import Attempt, AuditEvent, User
 from . import audit
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 MIN_CONTAINS_DIGITS = 3
+REVEAL = "number.reveal"  # the audit action of a reveal
 SHOWN_AS_MANY = 1000  # beyond this, "1,000+" instead of an exact count
 DENSE_SPAN = 50  # a page's matches are dense when one attempt in this many matches, or more
 
@@ -84,6 +85,7 @@ ROW_COLUMNS = (
     Attempt.phone_e164,
     Attempt.status,
     Attempt.response_code,
+    Attempt.number_visible_to_sender,  # the masking rule reads it (may_see_full_number)
 )
 
 
@@ -100,7 +102,7 @@ SEARCH_INDEX = table("search_attempts", column("rowid"), column("phone_e164"), c
 
 def reveal(attempt: Attempt, user: User, *, reason: str) -> None:
     """``user`` is shown ``attempt``'s full number, for ``reason``: audited first."""
-    audit.log("number.reveal", user, target=attempt.public_id, reason=reason)
+    audit.log(REVEAL, user, target=attempt.public_id, reason=reason)
 
 
 def query(filters: Filters, *, before: int | None = None) -> Select[Any]:
@@ -284,15 +286,42 @@ def _displayed(e164: str) -> str:
 
 
 def number_for(attempt: Attempt | Row[Any], viewer: User, *, revealed: bool = False) -> str:
-    """The number as ``viewer`` may see it: support staff see only the last 4 digits of
-    numbers they did not send to themselves, unless they revealed it (audited)."""
+    """The number as ``viewer`` may see it (may_see_full_number): otherwise only its last
+    digits, unless they revealed it (audited)."""
     shown = _displayed(attempt.phone_e164)
     if revealed or may_see_full_number(attempt, viewer):
         return shown
     national = attempt.national_number
-    return f"+{attempt.country_code} {'•' * (len(national) - 4)}{national[-4:]}"
+    hidden = len(national) - SHOWN_LAST_DIGITS
+    return f"+{attempt.country_code} {'•' * hidden}{national[-SHOWN_LAST_DIGITS:]}"
 
 
 def may_see_full_number(attempt: Attempt | Row[Any], viewer: User) -> bool:
-    """The masking rule: full numbers for those who may see them all, and for the sender."""
-    return viewer.may(Capability.SEE_FULL_NUMBERS) or attempt.user_id == viewer.id
+    """The masking rule: full numbers for those who may see them all, and for the sender,
+    unless the attempt repeats a send whose number was masked for them (a resend is the
+    resender's own attempt: pressing Resend must be no way to unmask a number)."""
+    if viewer.may(Capability.SEE_FULL_NUMBERS):
+        return True
+    return attempt.user_id == viewer.id and bool(attempt.number_visible_to_sender)
+
+
+def may_see_number_of(original: Attempt, viewer: User) -> bool:
+    """Whether a resend of ``original`` by ``viewer`` shows them its number in full (the
+    resend's ``number_visible_to_sender``): when ``original``'s number is not masked for them,
+    or when they revealed it, for a reason, in the audit log. A reveal of another attempt to
+    the same number does not count: what they were shown is the attempt they revealed."""
+    return may_see_full_number(original, viewer) or has_revealed(original, viewer)
+
+
+def has_revealed(attempt: Attempt, viewer: User) -> bool:
+    """Whether ``viewer`` revealed ``attempt``'s number (found through the actor's index)."""
+    reveal_event = (
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.actor_id == viewer.id,
+            AuditEvent.action == REVEAL,
+            AuditEvent.target == attempt.public_id,
+        )
+        .limit(1)
+    )
+    return db.session.scalar(reveal_event) is not None
