@@ -1,7 +1,10 @@
-"""SMS text: the template with its code, and how many SMS segments a text costs."""
+"""SMS text: the template with its code, how many SMS segments a text costs, and what a
+sender's edit of an approved template may change."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from .codes import MASK, PLACEHOLDER
@@ -72,3 +75,80 @@ def render(template: str, code: str) -> str:
 
 def masked(template: str) -> str:
     return template.replace(PLACEHOLDER, MASK)
+
+
+# What a phone makes tappable, and so what a rewording could slip in: a scheme (https://,
+# intent://...), "www." or a domain-like name (example.com, bit.ly, пример.рф) ...
+_LINK = re.compile(
+    r"[a-z][a-z0-9+.-]*://\S*|www\.\S*|(?:[^\W_][\w-]*\.)+[^\W\d_]{2,}", re.IGNORECASE
+)
+# ... and a number: digits, maybe spaced or punctuated as phone numbers are written.
+_NUMBER = re.compile(r"\+?\d(?:[\s().-]*\d)*")
+_MIN_NUMBER_DIGITS = 6
+#: The full stops that IDNA (so a browser) takes for the dot of a domain name.
+_DOTS = str.maketrans({"\u3002": ".", "\uff61": "."})
+
+
+def check_edit(template: str, edited: str) -> None:
+    """Raise :class:`InvalidTemplate` unless ``edited``, a sender's rewording of the approved
+    ``template``, is one an admin would still approve: a valid template (check_template) that
+    adds no link and no phone number the template does not have.
+
+    Editing exists to fix a word or a greeting; a link or a number to call, in a text that
+    carries the merchant's name, is what phishing needs, so only the template's own may stay.
+    A number is a run of 6 digits or more, or one written with "+"; a digit right against
+    ``{code}`` is refused too, so the customer always sees where the code starts and ends.
+    Both texts are compared as a phone shows them (compatibility forms folded, invisible
+    characters dropped), so "ｅｘａｍｐｌｅ．ｃｏｍ" or a zero-width space inside a name is caught.
+    Spelled-out addresses ("example dot com") are beyond any pattern: letting senders edit
+    trusts them with the wording, which the recorded text lets auditors check."""
+    check_template(edited)
+    original, seen = _comparable(template), _comparable(edited)
+    if seen.count(PLACEHOLDER) != 1:  # a look-alike {code}: fullwidth braces, say
+        raise InvalidTemplate("The message must contain {code} exactly once.")
+    if _digit_against_code(seen) and not _digit_against_code(original):
+        raise InvalidTemplate(
+            "Keep other digits away from {code}: the customer must see where the code "
+            "starts and ends."
+        )
+    known_links = {link.lower() for link in _LINK.findall(original)}
+    for link in _LINK.findall(seen):
+        if link.lower() not in known_links:
+            raise InvalidTemplate(
+                f"The message cannot have a link or web address the template does not have "
+                f"({link})."
+            )
+    known_numbers = {digits for digits, _ in _numbers(original)}
+    for digits, written in _numbers(seen):
+        if digits not in known_numbers:
+            raise InvalidTemplate(
+                f"The message cannot have a phone number the template does not have ({written})."
+            )
+
+
+def _comparable(text: str) -> str:
+    """``text`` as a reader sees it: compatibility forms folded (fullwidth letters, circled
+    digits), IDNA's other full stops as ".", invisible format characters dropped."""
+    folded = unicodedata.normalize("NFKC", text).translate(_DOTS)
+    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cf")
+
+
+def _digit_against_code(text: str) -> bool:
+    before, _, after = text.partition(PLACEHOLDER)
+    return before[-1:].isdecimal() or after[:1].isdecimal()
+
+
+def _numbers(text: str) -> list[tuple[str, str]]:
+    """The phone-like numbers of ``text`` (outside ``{code}``): their digits, and as written."""
+    found = []
+    for match in _NUMBER.finditer(text.replace(PLACEHOLDER, " ")):
+        written = match.group()
+        digits = "".join(str(unicodedata.digit(ch)) for ch in written if ch.isdecimal())
+        if written.startswith("+") or len(digits) >= _MIN_NUMBER_DIGITS:
+            found.append((digits, written.strip()))
+    return found
+
+
+def unmasked(text: str) -> str:
+    """A recorded text (the code masked) as the template it was sent from: ``{code}`` again."""
+    return text.replace(MASK, PLACEHOLDER)

@@ -1,4 +1,5 @@
-"""The message templates admins manage; agents pick one when they send a code."""
+"""The message templates admins manage; agents pick one when they send a code, and what a send
+may say: an approved template's text, or (when an admin allows it) a checked rewording."""
 
 from __future__ import annotations
 
@@ -33,6 +34,71 @@ def all_templates() -> list[Template]:
 
 def find(template_id: str) -> Template | None:
     return next((t for t in all_templates() if t.id == template_id), None)
+
+
+class TemplateGone(ValueError):
+    """The template a send names is not (or no longer) an approved one; the message says
+    what to do instead."""
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What a send says: the approved template it comes from, and the text that goes
+    (``{code}`` where the code goes), the template's own unless the sender edited it."""
+
+    template: Template
+    text: str
+
+    @property
+    def edited(self) -> bool:
+        return self.text != self.template.text
+
+
+def wording_for_send(template_id: str | None, posted: str | None) -> Wording:
+    """The wording of a new send of template ``template_id`` (None: the default one, where the
+    send form starts). ``posted`` is the sender's text: taken only while admins let senders
+    edit (runtime_settings.message_editing_allowed), and then checked (messages.check_edit);
+    otherwise ignored, whatever it says. Raises TemplateGone, or messages.InvalidTemplate."""
+    template = all_templates()[0] if template_id is None else find(template_id)
+    if template is None:
+        raise TemplateGone("That template no longer exists; choose another.")
+    return _worded(template, posted if runtime_settings.message_editing_allowed() else None)
+
+
+def wording_for_resend(template_id: str | None, sent: str, posted: str | None) -> Wording:
+    """The wording of a resend of an attempt that said ``sent`` (code masked back to
+    ``{code}``) from template ``template_id``.
+
+    A resend repeats what went out, so it says ``sent`` again: the customer gets the words
+    they were told to expect, and they were approved when they went (a template's own, or an
+    edit that passed the rule). It is checked again, so an edit stands only while its
+    template is still approved and the rule still passes; a removed template is refused
+    (its approval was withdrawn), and so is an attempt recorded before templates were
+    enforced (``template_id`` None) unless its text is a current template's. ``posted`` is
+    taken, and checked against the template, only while editing is allowed: with editing
+    off a resend is no way to send other words."""
+    if template_id is not None:
+        template = find(template_id)
+        if template is None:
+            raise TemplateGone(
+                "The template of that send was removed; send a new code with another template."
+            )
+    else:
+        template = next((t for t in all_templates() if t.text == sent), None)
+        if template is None:
+            raise TemplateGone(
+                "That send's message is not an approved template's; send a new code with one."
+            )
+    editing = runtime_settings.message_editing_allowed()
+    return _worded(template, posted if editing and posted is not None else sent)
+
+
+def _worded(template: Template, text: str | None) -> Wording:
+    """The template with ``text`` (None: its own), which must pass the editing rule."""
+    wording = Wording(template, template.text if text is None else text)
+    if wording.edited:
+        messages.check_edit(template.text, wording.text)
+    return wording
 
 
 def add(name: str, text: str, actor: audit.Actor) -> Template:

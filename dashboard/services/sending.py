@@ -14,11 +14,12 @@ from ..database import end_read_transaction, refresh_statistics, write_transacti
 from ..domain import codes, messages, statuses
 from ..domain.phone_numbers import MobileNumber, parse_mobile_number
 from ..domain.statuses import Status
+from ..domain.text import has_visible_text
 from ..encryption import derived_key
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from ..revenuemonster import NotSent, SmsOutcome, Unknown
-from . import audit, environments, limits, provider_client
+from . import audit, environments, history, limits, message_templates, provider_client
 
 log = logging.getLogger(__name__)
 MAX_REASON_LENGTH = 200
@@ -37,9 +38,13 @@ class SendRequest:
     country_code: str
     phone_number: str
     reason: str
-    template: str
+    # The text the sender asks for, {code} where the code goes: taken only while admins let
+    # senders edit, and checked; otherwise the approved template's text goes (message_templates).
+    template: str | None
     idempotency_key: str
-    resend_of: Attempt | None = None  # the attempt this one repeats
+    # The approved template; None: the default one. A resend says what its original said.
+    template_id: str | None = None
+    resend_of: Attempt | None = None  # the attempt this one repeats (and whose words it says)
 
 
 def send_verification_code(user: User, request: SendRequest, *, client_ip: str | None) -> Attempt:
@@ -50,14 +55,20 @@ def send_verification_code(user: User, request: SendRequest, *, client_ip: str |
     timeout or a dying process. A send the limits refuse is recorded as ``blocked``. A repeated
     idempotency key returns the first attempt and sends nothing. Raises :class:`SendError` when
     the input is wrong (then nothing is recorded).
+
+    What goes is an approved template's text, or a checked edit of it, never the request's
+    text as such (message_templates.wording_for_send, wording_for_resend); the attempt records
+    that text, code masked, with the template and whether it was edited. A resend shows the
+    number to its sender only if the attempt it repeats did (history.may_see_number_of):
+    repeating a send is no way to unmask a number.
     """
-    number, reason = _validated(request)
+    number, reason, wording = _validated(request)
     code = codes.generate_code()
-    attempt, created = _record_pending(user, request, number, reason, code, client_ip)
+    attempt, created = _record_pending(user, request, number, reason, wording, code, client_ip)
     if not created or attempt.status == Status.BLOCKED:
         return attempt  # a replay of an earlier submit (never send twice), or refused
     outcome, version, latency_ms = _call_provider(
-        attempt.environment, number, messages.render(request.template, code)
+        attempt.environment, number, messages.render(wording.text, code)
     )
     return _record_outcome(attempt.id, outcome, version, latency_ms)
 
@@ -153,21 +164,33 @@ def resends_of(attempt: Attempt) -> list[Attempt]:
     )
 
 
-def _validated(request: SendRequest) -> tuple[MobileNumber, str]:
+def wording_of(request: SendRequest) -> message_templates.Wording:
+    """What ``request`` would say; raises :class:`SendError` on the field to correct."""
+    original = request.resend_of
+    try:
+        if original is None:
+            return message_templates.wording_for_send(request.template_id, request.template)
+        return message_templates.wording_for_resend(
+            original.template_id, messages.unmasked(original.message_masked), request.template
+        )
+    except message_templates.TemplateGone as error:
+        raise SendError(str(error), field="template" if original is None else "message") from None
+    except messages.InvalidTemplate as error:
+        raise SendError(str(error), field="message") from None
+
+
+def _validated(request: SendRequest) -> tuple[MobileNumber, str, message_templates.Wording]:
     try:
         number = parse_mobile_number(request.country_code, request.phone_number)
     except ValueError as error:
         raise SendError(str(error), field=getattr(error, "field", "phone_number")) from None
-    try:
-        messages.check_template(request.template)
-    except messages.InvalidTemplate as error:
-        raise SendError(str(error), field="message") from None
+    wording = wording_of(request)
     reason = request.reason.strip()
-    if not reason:
+    if not has_visible_text(reason):
         raise SendError("Say why the code is sent (a ticket number, for example).", field="reason")
     if len(reason) > MAX_REASON_LENGTH:
         raise SendError(f"Keep the reason under {MAX_REASON_LENGTH} characters.", field="reason")
-    return number, reason
+    return number, reason, wording
 
 
 def _record_pending(
@@ -175,6 +198,7 @@ def _record_pending(
     request: SendRequest,
     number: MobileNumber,
     reason: str,
+    wording: message_templates.Wording,
     code: str,
     client_ip: str | None,
 ) -> tuple[Attempt, bool]:
@@ -186,9 +210,10 @@ def _record_pending(
             select(Attempt).where(Attempt.idempotency_key == request.idempotency_key)
         )
         if existing is not None:
-            _check_same_send(existing, user, number, request.template)
+            _check_same_send(existing, user, number, wording.text)
             return existing, False
         environment = environments.active_environment()
+        original = request.resend_of
         refusal = limits.refusal_for(user, number.e164, limits.current())
         attempt = Attempt(
             user_id=user.id,
@@ -197,12 +222,15 @@ def _record_pending(
             national_number=number.national_number,
             phone_e164=number.e164,
             phone_reversed=number.reversed_digits,
-            message_masked=messages.masked(request.template),
+            message_masked=messages.masked(wording.text),
+            template_id=wording.template.id,
+            message_edited=wording.edited,
             code_expires_at=utcnow() + codes.CODE_LIFETIME,
             reason=reason,
             status=Status.PENDING,
             idempotency_key=request.idempotency_key,
-            resend_of_id=request.resend_of.id if request.resend_of is not None else None,
+            resend_of_id=original.id if original is not None else None,
+            number_visible_to_sender=original is None or history.may_see_number_of(original, user),
             client_ip=client_ip,
         )
         if refusal is not None:

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
+from ..forms import visible_text
 from ..services.sending import MAX_REASON_LENGTH
 
 
@@ -25,22 +26,21 @@ def _form_key() -> HiddenField:
     )
 
 
+SAY_WHY = "Say why the code is sent (a ticket number, for example)."
+
+
 def _reason() -> StringField:
     return StringField(
         "Reason",
-        validators=[
-            DataRequired("Say why the code is sent (a ticket number, for example)."),
-            Length(max=MAX_REASON_LENGTH),
-        ],
+        validators=[DataRequired(SAY_WHY), visible_text(SAY_WHY), Length(max=MAX_REASON_LENGTH)],
     )
 
 
 def _message() -> TextAreaField:
-    return TextAreaField(
-        "Message",
-        validators=[DataRequired("Write the message; it must contain {code}."), Length(max=1000)],
-        filters=[_plain_line_breaks],
-    )
+    """The text to send. No validators: unless admins let senders edit, a posted text is
+    ignored (never an error), and an edit is checked by the service, which knows the template
+    (message_templates)."""
+    return TextAreaField("Message", filters=[_plain_line_breaks])
 
 
 class SendCodeForm(FlaskForm):
@@ -82,6 +82,10 @@ class CheckCodeForm(FlaskForm):
 class RevealForm(FlaskForm):
     reason = StringField(
         "Why you need the full number",
-        validators=[DataRequired("Say why you need the full number."), Length(max=200)],
+        validators=[
+            DataRequired("Say why you need the full number."),
+            visible_text("Say why you need the full number."),
+            Length(max=200),
+        ],
     )
     submit = SubmitField("Show the full number")

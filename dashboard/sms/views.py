@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from ..domain import outcome_words
+from ..domain import messages, outcome_words
 from ..domain.capabilities import Capability
-from ..domain.codes import MASK, PLACEHOLDER
 from ..domain.phone_numbers import InvalidPhoneNumber
 from ..security import requires
-from ..services import code_checks, environments, history, limits, message_templates, sending
+from ..services import (
+    code_checks,
+    environments,
+    history,
+    limits,
+    message_templates,
+    runtime_settings,
+    sending,
+)
 from . import bp
 from .forms import CheckCodeForm, ResendForm, RevealForm, SendCodeForm
 
@@ -23,26 +31,29 @@ from .forms import CheckCodeForm, ResendForm, RevealForm, SendCodeForm
 def send() -> str | Response:
     current_limits = limits.current()
     templates = message_templates.all_templates()
+    editing = runtime_settings.message_editing_allowed()
     form = SendCodeForm()
     form.country_code.choices = limits.allowed_countries(current_limits)
     form.template.choices = [(t.id, t.name) for t in templates]
-    if request.method == "GET":
-        form.message.data = templates[0].text
     if form.validate_on_submit():
         send_request = sending.SendRequest(
             country_code=form.country_code.data or "",
             phone_number=form.phone_number.data or "",
             reason=form.reason.data or "",
-            template=form.message.data or "",
+            template=form.message.data,
+            template_id=form.template.data,
             idempotency_key=form.idempotency_key.data or "",
         )
         attempt = _send(form, send_request)
         if attempt is not None:
             return redirect(url_for("sms.attempt", public_id=attempt.public_id))
+    if request.method == "GET" or not editing:  # show what would go, not what was posted
+        form.message.data = (message_templates.find(form.template.data or "") or templates[0]).text
     return render_template(
         "sms/send.html",
         form=form,
         templates=templates,
+        editing=editing,
         limits=current_limits,
         environment=environments.active_environment(),
     )
@@ -75,32 +86,42 @@ def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:
         headline=outcome_words.HEADLINES[found.status],
         explanation=outcome_words.explain(found.response_code, found.status),
         resends=sending.resends_of(found),
+        template=message_templates.find(found.template_id) if found.template_id else None,
     )
 
 
 @bp.route("/attempts/<public_id>/resend", methods=["GET", "POST"])
 @requires(Capability.RESEND)
 def resend(public_id: str) -> str | Response:
+    """Send a new code to an attempt's number, in the words that attempt said
+    (sending.wording_of). The page shows the number as the resender may see it, and so does
+    the new attempt (history.may_see_number_of)."""
     original = _attempt_or_404(public_id)
+    editing = runtime_settings.message_editing_allowed()
     form = ResendForm()
-    if request.method == "GET":
-        form.message.data = original.message_masked.replace(MASK, PLACEHOLDER)
+    send_request = sending.SendRequest(
+        country_code=original.country_code,
+        phone_number=original.national_number,
+        reason=form.reason.data or "",
+        template=form.message.data,
+        idempotency_key=form.idempotency_key.data or "",
+        resend_of=original,
+    )
     if form.validate_on_submit():
-        send_request = sending.SendRequest(
-            country_code=original.country_code,
-            phone_number=original.national_number,
-            reason=form.reason.data or "",
-            template=form.message.data or "",
-            idempotency_key=form.idempotency_key.data or "",
-            resend_of=original,
-        )
         attempt = _send(form, send_request)
         if attempt is not None:
             return redirect(url_for("sms.attempt", public_id=attempt.public_id))
+    if request.method == "GET" or not editing:  # show what would go, not what was posted
+        try:
+            form.message.data = sending.wording_of(replace(send_request, template=None)).text
+        except sending.SendError as error:  # said before the resender writes a reason
+            form.message.data = messages.unmasked(original.message_masked)
+            form.message.errors = [str(error)]
     return render_template(
         "sms/resend.html",
         form=form,
         original=original,
+        editing=editing,
         number=history.number_for(original, current_user),
         explanation=outcome_words.explain(original.response_code, original.status),
     )

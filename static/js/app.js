@@ -77,7 +77,8 @@
     update();
   }
 
-  // Picking a template puts its text into the message, which the agent may still edit.
+  // Picking a template puts its text into the message: read-only unless admins let senders
+  // edit it. Either way the server sends the chosen template's text, or a checked edit of it.
   function setupTemplatePicker() {
     var picker = document.querySelector("[data-template-picker]");
     if (!picker) { return; }

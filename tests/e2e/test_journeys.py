@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from conftest import DESKTOP, PHONE, screenshot, sign_in
 from playwright.sync_api import expect
+
+from dashboard.services import runtime_settings
 
 
 def test_support_sends_a_code_reads_the_result_and_finds_it_in_history(
@@ -106,7 +110,17 @@ def test_a_bad_number_shows_the_error_next_to_the_field(watched, live_server):
     screenshot(page, "send-error")
 
 
-def test_the_preview_counts_segments_as_the_agent_types(watched, live_server):
+@pytest.fixture
+def message_editing(live_server) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Admins let senders edit the message (off by default); put back after the test."""
+    with live_server.app.app_context():
+        runtime_settings.allow_message_editing(True, "e2e tests")
+    yield
+    with live_server.app.app_context():
+        runtime_settings.allow_message_editing(False, "e2e tests")
+
+
+def test_the_preview_counts_segments_as_the_agent_types(watched, live_server, message_editing):
     page = watched()
     sign_in(page, live_server.accounts["support"])
     page.goto("/send")

@@ -1,6 +1,6 @@
 """Sending journeys in a real browser: send and resend from history (and the cooldown that
-refuses a resend too soon), checking the code a customer reads back, and an admin pausing
-sending.
+refuses a resend too soon), rewording a message where admins allow it, checking the code a
+customer reads back, and an admin pausing sending.
 
 Every test sends to numbers of its own (``+60 12-345 21xx``) as a support user of its own, so the
 per-number and per-user limits of other tests never interfere. The limits are shared by the
@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from dashboard.database import write_transaction
 from dashboard.extensions import db
 from dashboard.models import Attempt, utcnow
-from dashboard.services import limits, message_templates
+from dashboard.services import limits, message_templates, runtime_settings
 from dashboard.templating import utc_time
 
 SHORT_TEMPLATE = "Kod pengesahan anda: {code}"
@@ -118,14 +118,18 @@ def test_support_sends_resends_from_history_and_a_resend_too_soon_waits_for_the_
     page.get_by_label("Reason").fill("Ticket 2101")
     picker = page.get_by_label("Template")
     expect(picker.get_by_role("option")).to_have_text(["Standard", "Short (Malay)"])
-    expect(page.get_by_label("Message")).to_have_value(message_templates.DEFAULT.text)
+    message = page.get_by_label("Message")
+    expect(message).to_have_value(message_templates.DEFAULT.text)
+    expect(message).not_to_be_editable()  # admins have not let senders edit the message
     picker.select_option(label="Short (Malay)")
-    expect(page.get_by_label("Message")).to_have_value(SHORT_TEMPLATE)
+    expect(message).to_have_value(SHORT_TEMPLATE)
     expect(page.locator("[data-preview-text]")).to_have_text("Kod pengesahan anda: 123456")
+    expect(page.locator("[data-preview-count]")).to_have_text("27 characters (GSM-7), 1 SMS")
     screenshot(page, "send-template")
     page.get_by_role("button", name="Send code").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Send to {number}: Accepted")
     original_url = page.url
+    expect(detail(page, "From template")).to_have_text("Short (Malay)")
     [first_code] = codes_sent_to(simulator, national)
     assert messages_to(simulator, national) == [f"Kod pengesahan anda: {first_code}"]
 
@@ -139,6 +143,7 @@ def test_support_sends_resends_from_history_and_a_resend_too_soon_waits_for_the_
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Resend a code to {number}")
     expect(page.get_by_label("Reason")).to_be_focused()
     expect(page.get_by_label("Message")).to_have_value(SHORT_TEMPLATE)  # as it was sent
+    expect(page.get_by_label("Message")).not_to_be_editable()
     page.get_by_label("Reason").fill("Customer got nothing")
     page.get_by_role("button", name="Resend code").click()
 
@@ -204,6 +209,52 @@ def test_support_sends_resends_from_history_and_a_resend_too_soon_waits_for_the_
     expect(rows.get_by_role("cell").filter(has=page.locator(".status-badge"))).to_have_text(
         ["Accepted", "Blocked", "Accepted"]
     )
+
+
+@pytest.fixture
+def message_editing(live_server) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Admins let senders edit the message (off by default); put back after the test."""
+    with live_server.app.app_context():
+        runtime_settings.allow_message_editing(True, "e2e tests")
+    yield
+    with live_server.app.app_context():
+        runtime_settings.allow_message_editing(False, "e2e tests")
+
+
+def test_where_admins_allow_it_an_agent_rewords_the_message_but_adds_no_link(
+    watched, live_server, simulator, message_editing
+):
+    national = "12-345 2105"
+    page = watched()
+    sign_in(page, live_server.create_user("support"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Send code").click()
+    page.get_by_label("Phone number").fill(national)
+    page.get_by_label("Reason").fill("Ticket 2105")
+    message = page.get_by_label("Message")
+    expect(message).to_be_editable()
+    message.fill("Your code is {code}. Unlock your account at rm-unlock.example")
+    expect(page.locator("[data-preview-text]")).to_contain_text("Your code is 123456.")
+    page.get_by_role("button", name="Send code").click()
+    expect(message).to_have_attribute("aria-invalid", "true")
+    expect(message).to_have_accessible_description(
+        re.compile("cannot have a link or web address the template does not have")
+    )
+    expect(message).to_have_value("Your code is {code}. Unlock your account at rm-unlock.example")
+    assert messages_to(simulator, national) == []
+
+    message.fill("Hi! Your code is {code}. It expires in 10 minutes.")
+    page.get_by_role("button", name="Send code").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Send to {shown(national)}: Accepted"
+    )
+    expect(detail(page, "From template")).to_have_text("Standard (edited)")
+    expect(detail(page, "Message")).to_have_text(
+        "Hi! Your code is ••••••. It expires in 10 minutes."
+    )
+    [code] = codes_sent_to(simulator, national)
+    assert messages_to(simulator, national) == [
+        f"Hi! Your code is {code}. It expires in 10 minutes."
+    ]
 
 
 def test_support_checks_the_code_a_customer_reads_back(watched, live_server, simulator):

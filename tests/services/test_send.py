@@ -12,7 +12,7 @@ from dashboard.domain import codes
 from dashboard.encryption import derived_key
 from dashboard.extensions import db
 from dashboard.models import Attempt
-from dashboard.services import provider_client, sending
+from dashboard.services import provider_client, runtime_settings, sending
 
 KEY_RE = re.compile(r'id="idempotency_key" name="idempotency_key" type="hidden" value="([^"]+)"')
 
@@ -25,6 +25,7 @@ def send_form(client, **overrides):
         "country_code": "60",
         "phone_number": "016-387 7652",
         "reason": "Ticket 4711",
+        "template": "default",
         "message": "Your verification code is {code}. It expires in 10 minutes.",
     }
     data.update(overrides)
@@ -33,6 +34,13 @@ def send_form(client, **overrides):
 
 def send(client, **overrides):
     return client.post("/send", data=send_form(client, **overrides))
+
+
+@pytest.fixture
+def editing(app) -> None:
+    """Admins let senders edit the message (admin › Settings)."""
+    with app.app_context():
+        runtime_settings.allow_message_editing(True, "test")
 
 
 def only_attempt(app) -> Attempt:
@@ -150,15 +158,34 @@ def test_attempt_is_committed_before_the_provider_is_called(app, support, sandbo
         ("phone_number", "1-800-88-8888", "not a mobile number"),
         ("phone_number", "+6591234567", "belongs to country code +65"),
         ("country_code", "999", "not a country calling code"),
-        ("message", "No placeholder here", "must contain {code} exactly once"),
-        ("message", "{code} and {code}", "must contain {code} exactly once"),
-        ("message", "{code} " + "x" * 470, "at most 3 are allowed"),
         ("reason", "   ", "Say why the code is sent"),
+        ("reason", "\u200b", "Say why the code is sent"),  # a zero-width space says nothing
+        ("template", "forged", "That template no longer exists; choose another."),
     ],
 )
 def test_bad_input_is_explained_next_to_the_field_and_changes_nothing(
     app, support, sandbox, simulator, field, value, message
 ):
+    _explained_next_to_the_field(app, support, simulator, field, value, message)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("No placeholder here", "must contain {code} exactly once"),
+        ("{code} and {code}", "must contain {code} exactly once"),
+        ("{code} " + "x" * 470, "at most 3 are allowed"),
+        ("Code {code}, see https://rm-verify.example", "a link or web address"),
+        ("Code {code}. Call 012-345 6789", "a phone number the template does not have"),
+    ],
+)
+def test_a_bad_edit_is_explained_next_to_the_message_and_changes_nothing(
+    app, support, sandbox, simulator, editing, value, message
+):
+    _explained_next_to_the_field(app, support, simulator, "message", value, message)
+
+
+def _explained_next_to_the_field(app, support, simulator, field, value, message):
     before = simulator.simulator.sms_requests
     response = send(support, **{field: value})
     assert response.status_code == 200
@@ -253,7 +280,7 @@ def test_concurrent_double_submits_send_once(app, support, sandbox, simulator):
 
 
 def test_a_multi_line_message_from_a_browser_is_sent_with_plain_line_breaks(
-    app, support, sandbox, simulator
+    app, support, sandbox, simulator, editing
 ):
     send(support, message="Your code:\r\n{code}\r\nValid 10 minutes.")
     attempt = only_attempt(app)
@@ -280,3 +307,42 @@ def test_the_code_never_reaches_the_logs(app, support, sandbox, simulator, caplo
     code = re.search(r"\b(\d{6})\b", delivered[-1]["message"]).group(1)
     assert "sending.finished" in caplog.text
     assert code not in caplog.text and code not in str([r.__dict__ for r in caplog.records])
+
+
+def test_the_send_form_shows_the_template_read_only_unless_editing_is_allowed(app, support):
+    page = support.get("/send").get_data(as_text=True)
+    textarea = re.search(r"<textarea[^>]*>", page).group()
+    assert 'name="message"' in textarea and "readonly" in textarea
+    assert '<label class="form-label fw-semibold" for="message">Message</label>' in page
+    with app.app_context():
+        runtime_settings.allow_message_editing(True, "test")
+    textarea = re.search(r"<textarea[^>]*>", support.get("/send").get_data(as_text=True)).group()
+    assert "readonly" not in textarea
+
+
+def test_a_refused_send_shows_the_template_not_the_posted_text(app, support, sandbox):
+    page = send(support, phone_number="12345", message="Code {code} at evil.example").get_data(
+        as_text=True
+    )
+    assert 'id="phone_number-error"' in page
+    assert "evil.example" not in page
+    assert re.search(r"<textarea[^>]*>\s*Your verification code is \{code\}", page)
+
+
+def test_an_allowed_edit_is_sent_and_recorded_as_edited(app, support, sandbox, simulator, editing):
+    response = send(support, message="Hi! Your code is {code}. It expires in 10 minutes.")
+    attempt = only_attempt(app)
+    assert (attempt.template_id, attempt.message_edited) == ("default", True)
+    assert attempt.message_masked == "Hi! Your code is ••••••. It expires in 10 minutes."
+    delivered = [m for m in simulator.simulator.inbox if m["client_id"] == sandbox]
+    assert delivered[-1]["message"].startswith("Hi! Your code is ")
+    page = support.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"From template</dt><dd[^>]*>Standard \(edited\)</dd>", page)
+
+
+def test_the_template_as_it_is_is_not_an_edit(app, support, sandbox, editing):
+    response = send(support)
+    attempt = only_attempt(app)
+    assert (attempt.template_id, attempt.message_edited) == ("default", False)
+    page = support.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r"From template</dt><dd[^>]*>Standard</dd>", page)
