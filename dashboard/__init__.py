@@ -76,7 +76,7 @@ def trust_proxies(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from . import logs, security
-    from .extensions import bootstrap, configure_sqlite, csrf, db, login_manager
+    from .extensions import bootstrap, configure_sqlite, csrf, db, limiter, login_manager
 
     db.init_app(app)
     csrf.init_app(app)
@@ -86,6 +86,7 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
     logs.init_app(app)
+    limiter.init_app(app)
     security.init_app(app)
 
 

@@ -6,6 +6,8 @@ import contextlib
 import os
 
 from flask_bootstrap import Bootstrap5
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -26,6 +28,20 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 login_manager = LoginManager()
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()  # serves Bootstrap's files from our own origin (BOOTSTRAP_SERVE_LOCAL)
+#: Request-rate limits (the sign-in forms: dashboard.auth.views), per client address:
+#: request.remote_addr, which werkzeug's ProxyFix takes from exactly DASHBOARD_PROXY_COUNT
+#: proxies and from nothing the client itself sends.
+#: Counted in RATELIMIT_STORAGE_URI (memory://, each process its own count, by default;
+#: redis://… for one count across workers and hosts), falling back to memory when that storage
+#: is unreachable rather than failing sign-in. RATELIMIT_ENABLED=False turns the limits off
+#: (the tests, which sign in from one address all the time). The 429 answer carries
+#: Retry-After and is rendered by errors.http_error with the limit's own message.
+limiter = Limiter(
+    key_func=get_remote_address,
+    key_prefix="rm-sms-dashboard",
+    headers_enabled=True,
+    in_memory_fallback_enabled=True,
+)
 
 #: Execution option that makes SQLite start the transaction with ``BEGIN IMMEDIATE``.
 SQLITE_IMMEDIATE = "dashboard_sqlite_immediate"

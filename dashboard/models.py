@@ -240,8 +240,9 @@ class ProviderToken(db.Model):  # type: ignore[name-defined]
 
 
 class SignInThrottle(db.Model):  # type: ignore[name-defined]
-    """Failed sign-ins counted per account, per client address and per (address, account).
-    Keys hold a keyed digest of the email typed, never the text (services.throttling)."""
+    """Failed sign-ins counted per account and per (client address, account), so an address
+    is refused only the accounts it failed on. Keys hold a keyed digest of the email typed,
+    never the text (services.throttling)."""
 
     __tablename__ = "sign_in_throttles"
 

@@ -1,5 +1,8 @@
 """Sign-in (password, then the second step where it is on), sign-out, password change,
-two-step enrolment, and confirming one's identity again before a sensitive change."""
+two-step enrolment, and confirming one's identity again before a sensitive change.
+
+Every form here that takes a password or a code is throttled per account (services.sign_in)
+and, per client address, by a request-rate limit (:data:`rate_limited`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from ..domain.passwords import verify_password
+from ..extensions import limiter
 from ..forms import ButtonForm
 from ..models import User
 from ..security import change_named, end_session, mark_fresh, safe_next, start_session
@@ -27,9 +30,26 @@ from .forms import (
 #: How long the second step may follow the first.
 SECOND_STEP_SECONDS = 5 * 60
 WRONG = "The email or the password is wrong."
+EXPIRED = (
+    "This one-time password has expired. Ask an admin for a new one; then choose your own "
+    "password when you sign in with it."
+)
+#: The session's mark of the two-step set-up it started (services.two_step.enrolment_marker).
+ENROLMENT = "two_step_enrolment"
+
+#: Requests one client address may send to each of these forms: an office behind one NAT
+#: address signs in through it, so it is generous; failures are what the per-account
+#: throttle counts. Per worker with the default memory:// storage (RATELIMIT_STORAGE_URI).
+SIGN_IN_RATE = "30 per minute"
+TOO_FAST = (
+    "Too many sign-in attempts came from your network address in the last minute. "
+    "Wait a minute, then try again."
+)
+rate_limited = limiter.limit(SIGN_IN_RATE, methods=["POST"], error_message=TOO_FAST)
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limited
 def login() -> str | Response:
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
@@ -49,6 +69,7 @@ def login() -> str | Response:
 
 
 @bp.route("/login/two-step", methods=["GET", "POST"])
+@rate_limited
 def second_step() -> str | Response:
     pending = session.get("second_step")
     if not pending or time.time() - pending["at"] > SECOND_STEP_SECONDS:
@@ -93,11 +114,17 @@ def sign_out_everywhere() -> Response:
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
+@rate_limited
 def change_password() -> str | Response:
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not verify_password(current_user.password_hash, form.current_password.data or ""):
-            form.current_password.errors = ["That is not your current password."]
+        checked = sign_in.check_current_password(
+            current_user, form.current_password.data or "", request.remote_addr
+        )
+        if checked.user is None:
+            form.current_password.errors = [
+                _refusal(checked, wrong="That is not your current password.")
+            ]
         else:
             try:
                 users.change_password(current_user, form.new_password.data or "")
@@ -112,24 +139,31 @@ def change_password() -> str | Response:
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
 def two_step_setup() -> str | Response:
-    """Enrolment: "Start" stores a new secret (a POST), then the QR code and a code to confirm."""
+    """Enrolment: "Start" stores a new secret (a POST), then the QR code and a code to confirm,
+    both for the session that started it only."""
     user: User = current_user
     if user.two_step_enabled:
         return render_template("auth/two_step_on.html")
     form = TwoStepSetupForm()
     if form.validate_on_submit():
         try:
-            recovery_codes = users.confirm_two_step(user, form.code.data or "")
+            recovery_codes = users.confirm_two_step(
+                user, form.code.data or "", marker=session.get(ENROLMENT, "")
+            )
         except users.UserError as error:
             form.code.errors = [str(error)]
         else:
+            # Every other session was ended; this one starts again, with two steps behind it.
             start_session(users.reload(user))
             return render_template("auth/recovery_codes.html", recovery_codes=recovery_codes)
+    secret = two_step.pending_secret(user, session.get(ENROLMENT))
     return render_template(
         "auth/two_step_setup.html",
         form=form,
         start_form=ButtonForm(),
-        secret=two_step.secret_of(user),
+        secret=secret,
+        started_elsewhere=secret is None and two_step.enrolment_pending(user),
+        started_elsewhere_message=two_step.STARTED_ELSEWHERE,
         required=users.two_step_required(user),
     )
 
@@ -138,17 +172,20 @@ def two_step_setup() -> str | Response:
 def two_step_start() -> Response:
     if ButtonForm().validate_on_submit():
         try:
-            users.begin_two_step(current_user)
+            secret = users.begin_two_step(current_user)
         except users.UserError as error:
             flash(str(error), "info")
+        else:
+            session[ENROLMENT] = two_step.enrolment_marker(current_user, secret)
     return redirect(url_for("auth.two_step_setup"))
 
 
 @bp.route("/account/two-step/qr.svg")
 def two_step_qr() -> Response:
-    """The enrolment QR code, drawn on our origin (the secret never goes to a third party)."""
+    """The enrolment QR code, drawn on our origin (the secret never goes to a third party),
+    for the session that started the set-up only."""
     user: User = current_user
-    secret = None if user.two_step_enabled else two_step.secret_of(user)
+    secret = two_step.pending_secret(user, session.get(ENROLMENT))
     if secret is None:
         abort(404)
     svg = two_step.qr_svg(two_step.provisioning_uri(user, secret))
@@ -156,6 +193,7 @@ def two_step_qr() -> Response:
 
 
 @bp.route("/account/confirm", methods=["GET", "POST"])
+@rate_limited
 def reauthenticate() -> str | Response:
     """Ask for the password (and second step) again before a sensitive change, named by the
     endpoint in ``change``; then go back to ``next``, the page the change is made on."""
@@ -185,6 +223,8 @@ def _signed_in(user: User) -> Response:
 
 
 def _refusal(outcome: sign_in.Outcome, *, wrong: str = WRONG) -> str:
+    if outcome.expired:
+        return EXPIRED
     if outcome.locked_until is None:
         return wrong
     minutes = max(1, round((outcome.locked_until.timestamp() - time.time()) / 60))

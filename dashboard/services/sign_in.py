@@ -1,12 +1,13 @@
-"""Signing in: the password, then the second step where it is on; throttled and audited.
+"""Signing in: the password, then the second step where it is on; throttled and audited. The
+current password asked for by the password change goes through the same checks.
 
 Both steps answer the same for an unknown email, a wrong password and a locked account that
-does not exist, so the answers reveal nothing about which accounts exist.
+does not exist, so the answers reveal nothing about which accounts exist. That a one-time
+password expired is said only once it was typed right.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,7 @@ from ..domain.passwords import dummy_hash, hash_password, needs_rehash, verify_p
 from ..extensions import db
 from ..models import User, utcnow
 from . import audit, throttling, two_step
-from .users import find_by_email, normalise_email
+from .users import find_by_email, normalise_email, password_expired
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +26,16 @@ log = logging.getLogger(__name__)
 class Outcome:
     user: User | None = None  # set when this step succeeded
     locked_until: datetime | None = None  # set when sign-in is refused for a while
+    expired: bool = False  # the right one-time password, but past its time
 
 
 def check_password(email: str, password: str, address: str | None) -> Outcome:
-    """First step: the password of an active account, unless the account or address is locked."""
+    """First step: the password of an active account, unless the account is locked (for
+    everyone, or for this address)."""
     email = normalise_email(email)
     lock = throttling.locked_until(email, address)
     if lock is not None:
-        with write_transaction(audit.CHAIN_LOCK):
-            who = _who(email, known=find_by_email(email) is not None)
-            audit.record("auth.refused_locked", who, target=who)
+        _refused_locked(email, known=find_by_email(email) is not None, step="password")
         return Outcome(locked_until=lock)
     user = find_by_email(email)
     if user is None:
@@ -42,16 +43,20 @@ def check_password(email: str, password: str, address: str | None) -> Outcome:
         matched = False
     else:
         matched = verify_password(user.password_hash, password) and user.active
-    with write_transaction(audit.CHAIN_LOCK, f"sign-in:{email}"):
+    with write_transaction(audit.CHAIN_LOCK, _lock_key(email)):
         if not matched or user is None:
             return _failed(email, address, step="password", known=user is not None)
         user = db.session.get(User, user.id, populate_existing=True)
         if user is None:
             return Outcome()
+        if password_expired(user):
+            audit.record("auth.refused_expired", user, target=user.email)
+            log.warning("auth.refused_expired", extra={"user_id": user.id, "ip": address})
+            return Outcome(expired=True)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         if not user.two_step_enabled:
-            _succeeded(user, step="password")
+            _succeeded(user, address, step="password")
     return Outcome(user=user)
 
 
@@ -63,13 +68,33 @@ def check_second_step(user_id: int, code: str, address: str | None) -> Outcome:
     lock = throttling.locked_until(user.email, address)
     if lock is not None:
         return Outcome(locked_until=lock)
-    with write_transaction(audit.CHAIN_LOCK, f"sign-in:{user.email}"):
+    with write_transaction(audit.CHAIN_LOCK, _lock_key(user.email)):
         user = db.session.get(User, user_id, populate_existing=True)
         assert user is not None
         if two_step.verify(user, code) is None:
             return _failed(user.email, address, step="two_step", known=True)
-        _succeeded(user, step="two_step")
+        _succeeded(user, address, step="two_step")
     return Outcome(user=user)
+
+
+def check_current_password(user: User, password: str, address: str | None) -> Outcome:
+    """The current password a signed-in user gives to change it, checked like a sign-in:
+    refused while the account is locked, each failure counted and audited (step
+    "password_change"), so that a session left open is no way to guess the password."""
+    lock = throttling.locked_until(user.email, address)
+    if lock is not None:
+        _refused_locked(user.email, known=True, step="password_change")
+        return Outcome(locked_until=lock)
+    if verify_password(user.password_hash, password):
+        return Outcome(user=user)
+    with write_transaction(audit.CHAIN_LOCK, _lock_key(user.email)):
+        return _failed(user.email, address, step="password_change", known=True)
+
+
+def _refused_locked(email: str, *, known: bool, step: str) -> None:
+    with write_transaction(audit.CHAIN_LOCK):
+        who = _who(email, known=known)
+        audit.record("auth.refused_locked", who, target=who, step=step)
 
 
 def _failed(email: str, address: str | None, *, step: str, known: bool) -> Outcome:
@@ -84,15 +109,21 @@ def _failed(email: str, address: str | None, *, step: str, known: bool) -> Outco
 
 
 def _who(email: str, *, known: bool) -> str:
-    """How a sign-in is named in the (permanent) audit log: the account's email, or a digest of
-    what was typed when no account has it (it may be a password typed into the wrong field)."""
+    """How a sign-in is named in the (permanent) audit log and in the logs: the account's
+    email, or the keyed digest of what was typed when no account has it (it may be a password
+    typed into the wrong field)."""
     if known:
         return email
-    return f"unknown account {hashlib.sha256(email.encode()).hexdigest()[:16]}"
+    return f"unknown account {throttling.digest(email)[:16]}"
 
 
-def _succeeded(user: User, *, step: str) -> None:
-    throttling.clear_account(user.email)
+def _lock_key(email: str) -> str:
+    """Serialises the sign-ins of one account (named by its digest: lock keys may be logged)."""
+    return f"sign-in:{throttling.digest(email)}"
+
+
+def _succeeded(user: User, address: str | None, *, step: str) -> None:
+    throttling.clear(user.email, address)
     user.last_login_at = utcnow()
     audit.record("auth.success", user, target=user.email, step=step)
     log.info("auth.success", extra={"user_id": user.id, "step": step})

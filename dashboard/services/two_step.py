@@ -1,4 +1,10 @@
-"""Two-step sign-in: TOTP (RFC 6238) with enrolment by QR code, and single-use recovery codes."""
+"""Two-step sign-in: TOTP (RFC 6238) with enrolment by QR code, and single-use recovery codes.
+
+A set-up belongs to the session that started it: that session keeps a keyed digest of the new
+secret (:func:`enrolment_marker`), and only a session holding it is shown the secret or may
+confirm it. Another session of the same user (a stolen one, say) is told that the set-up was
+started elsewhere, and may only start a new one, which the first session then loses.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,10 @@ from . import audit
 ISSUER = "RM SMS Dashboard"
 RECOVERY_CODES = 10
 VALID_WINDOW = 1  # accept the previous and the next 30-second step, for clock drift
+STARTED_ELSEWHERE = (
+    "This set-up was started in another browser or session, so its code is not shown here. "
+    "Start it again here to get a new code."
+)
 
 
 class TwoStepError(ValueError):
@@ -42,6 +52,27 @@ def begin_enrolment(user: User) -> str:
     return secret
 
 
+def enrolment_marker(user: User, secret: str) -> str:
+    """What the session that started a set-up keeps to prove it: an HMAC of the new secret
+    (the session cookie is signed, not encrypted, so it never holds the secret itself)."""
+    message = f"{user.id}:{secret}".encode()
+    return hmac.new(derived_key("two-step enrolment"), message, hashlib.sha256).hexdigest()
+
+
+def enrolment_pending(user: User) -> bool:
+    """Whether a set-up was started and not yet confirmed (by any session)."""
+    return user.totp_secret_encrypted is not None and not user.two_step_enabled
+
+
+def pending_secret(user: User, marker: str | None) -> str | None:
+    """The secret of the set-up in progress, for the session whose ``marker`` names it; None
+    for any other session, and when no set-up is in progress."""
+    secret = secret_of(user) if enrolment_pending(user) else None
+    if secret is None or not marker:
+        return None
+    return secret if hmac.compare_digest(marker, enrolment_marker(user, secret)) else None
+
+
 def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
@@ -55,12 +86,15 @@ def qr_svg(uri: str) -> str:
     return buffer.getvalue().decode()
 
 
-def confirm_enrolment(user: User, code: str) -> list[str]:
+def confirm_enrolment(user: User, code: str, *, marker: str | None = None) -> list[str]:
     """Turn two-step on once ``code`` proves the authenticator app has the secret; return the
-    new recovery codes (shown once; only their keyed hashes are kept)."""
+    new recovery codes (shown once; only their keyed hashes are kept). With ``marker`` (a
+    session's), only the set-up that session started is confirmed."""
     secret = secret_of(user)
     if secret is None or user.two_step_enabled:
         raise TwoStepError("Start the set-up again: there is no code to confirm.")
+    if marker is not None and pending_secret(user, marker) is None:
+        raise TwoStepError(STARTED_ELSEWHERE)
     if not _accept_totp(user, secret, code):
         raise TwoStepError("That code is not right. Check the time on your phone and try again.")
     user.two_step_enabled_at = utcnow()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from ..database import write_transaction
-from ..domain import capabilities
+from ..domain import capabilities, emails
 from ..domain.capabilities import ROLES, Capability
-from ..domain.passwords import hash_password
+from ..domain.passwords import hash_password, verify_password
 from ..extensions import db
-from ..models import User, new_session_version
+from ..models import User, new_session_version, utcnow
 from . import audit, runtime_settings, two_step
 
 MIN_PASSWORD_LENGTH = 12
@@ -27,6 +29,9 @@ class UserError(ValueError):
 
 
 def normalise_email(email: str) -> str:
+    """The lenient form used to look an account up (sign-in): what is typed there is never
+    refused for its shape, only answered "wrong email or password". New addresses are held to
+    the strict rules of ``domain.emails.normalise`` (create_user)."""
     return email.strip().lower()
 
 
@@ -51,6 +56,17 @@ def check_password_policy(password: str, *, email: str = "", name: str = "") -> 
 
 def generate_one_time_password() -> str:
     return secrets.token_urlsafe(15)
+
+
+def one_time_password_expiry() -> timedelta:
+    """How long a one-time password signs in (``DASHBOARD_ONE_TIME_PASSWORD_HOURS``): it travels
+    by whatever channel the admin chose, so an unused one must not stay valid for ever."""
+    return timedelta(hours=int(current_app.config.get("ONE_TIME_PASSWORD_HOURS", 72)))
+
+
+def password_expired(user: User) -> bool:
+    """Whether the user's password is a one-time password past its time."""
+    return user.password_expires_at is not None and user.password_expires_at <= utcnow()
 
 
 def find_by_email(email: str) -> User | None:
@@ -85,10 +101,12 @@ def create_user(
     email: str, role: str, actor: audit.Actor, *, name: str = "", password: str | None = None
 ) -> tuple[User, str | None]:
     """Create an account. Returns the user and, when no password was given, the generated
-    one-time password (shown once, to be changed at first sign-in)."""
-    email = normalise_email(email)
-    if "@" not in email or len(email) > 254 or any(ch.isspace() for ch in email):
-        raise UserError(f"{email!r} is not an email address.")
+    one-time password (shown once, to be changed at first sign-in, and valid for
+    :func:`one_time_password_expiry` only)."""
+    try:
+        email = emails.normalise(email)
+    except emails.InvalidEmail as error:
+        raise UserError(str(error)) from None
     _check_role(role)
     one_time = None
     if password is None:
@@ -104,6 +122,7 @@ def create_user(
             role=role,
             password_hash=hash_password(password),
             must_change_password=one_time is not None,
+            password_expires_at=utcnow() + one_time_password_expiry() if one_time else None,
         )
         db.session.add(user)
         db.session.flush()
@@ -112,23 +131,29 @@ def create_user(
 
 
 def change_password(user: User, new_password: str) -> None:
-    """Set a password the user chose; ends the user's other sessions."""
+    """Set a password the user chose (not the one they have: a one-time password must really
+    be replaced); ends the user's other sessions."""
     check_password_policy(new_password, email=user.email, name=user.name)
+    if verify_password(user.password_hash, new_password):
+        raise UserError("The new password must differ from your current one.")
     with write_transaction(audit.CHAIN_LOCK):
         user = reload(user)
         user.password_hash = hash_password(new_password)
         user.must_change_password = False
+        user.password_expires_at = None
         user.session_version = new_session_version()
         audit.record("user.password_change", user, target=user.email)
 
 
 def reset_password(user: User, actor: audit.Actor) -> str:
-    """Give the user a one-time password (returned, shown once) and end their sessions."""
+    """Give the user a one-time password (returned, shown once; valid for
+    :func:`one_time_password_expiry`) and end their sessions."""
     one_time = generate_one_time_password()
     with write_transaction(audit.CHAIN_LOCK):
         user = reload(user)
         user.password_hash = hash_password(one_time)
         user.must_change_password = True
+        user.password_expires_at = utcnow() + one_time_password_expiry()
         user.session_version = new_session_version()
         audit.record("user.password_reset", actor, target=user.email)
     return one_time
@@ -179,14 +204,23 @@ def begin_two_step(user: User) -> str:
             raise UserError(str(error)) from None
 
 
-def confirm_two_step(user: User, code: str) -> list[str]:
-    """Finish enrolment with a code from the app; return the recovery codes (shown once)."""
+def confirm_two_step(user: User, code: str, *, marker: str | None = None) -> list[str]:
+    """Finish enrolment with a code from the app; return the recovery codes (shown once).
+
+    Every other session of the user ends: they were opened with the password alone, and must
+    now sign in with the second step too (the caller starts the confirming session again).
+    ``marker`` is the mark the confirming session keeps of the set-up it started
+    (two_step.enrolment_marker): the pages always pass it, so a session confirms only its own
+    set-up. Callers without a browser session, which hold the secret itself (the tests'
+    set-up), leave it out."""
     with write_transaction(audit.CHAIN_LOCK):
         user = reload(user)
         try:
-            return two_step.confirm_enrolment(user, code)
+            codes = two_step.confirm_enrolment(user, code, marker=marker)
         except two_step.TwoStepError as error:
             raise UserError(str(error)) from None
+        user.session_version = new_session_version()
+        return codes
 
 
 def sign_out(user: User) -> None:

@@ -5,7 +5,8 @@ Every page a test opens is watched: a request to another origin, a console error
 violation fails the test.
 
 All tests share one server, one database and one client address (127.0.0.1): a test that locks
-something uses accounts of its own, and counts its failed sign-ins (`expect_failed_sign_in`).
+an account uses accounts of its own (the server locks accounts, and an address only for the
+accounts it failed on, so other tests still sign in from there).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from dashboard import create_app
 from dashboard.domain import messages
 from dashboard.revenuemonster import keys
 from dashboard.revenuemonster.testing.simulator import Simulator
-from dashboard.services import provider_accounts, sending, throttling, users
+from dashboard.services import provider_accounts, sending, users
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -347,20 +348,6 @@ def submit_sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
-
-
-_failed_sign_ins = 0
-
-
-def expect_failed_sign_in() -> None:
-    """Count a sign-in (either step) a test makes fail on purpose. Every browser signs in from
-    127.0.0.1, which the server locks after this many failures in an hour: beyond them, every
-    later test of the session would find sign-in paused."""
-    global _failed_sign_ins
-    _failed_sign_ins += 1
-    assert _failed_sign_ins <= throttling.ADDRESS.free_failures, (
-        "the e2e tests fail too many sign-ins for one session: the server would lock 127.0.0.1"
-    )
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -6,13 +6,18 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
+from freezegun import freeze_time
 from support import PASSWORD, csrf_token, query_scalar, sign_in
 
 from dashboard.domain import passwords
+from dashboard.models import utcnow
 from dashboard.services import users
+
+NEW_PASSWORD = "violet tractor maple sunrise"
 
 
 def argon2_parameters(stored: str) -> dict[str, int]:
@@ -130,3 +135,103 @@ def test_PW7_unknown_email_and_wrong_password_look_the_same(app, client, make_us
     median_wrong = statistics.median(r[0] for r in wrong)
     median_unknown = statistics.median(r[0] for r in unknown)
     assert abs(median_wrong - median_unknown) <= 0.25 * max(median_wrong, median_unknown)
+
+
+def change_password(client, current: str, new: str, address: str = "10.0.0.1"):
+    token = csrf_token(client.get("/account/password").get_data(as_text=True))
+    return client.post(
+        "/account/password",
+        data={
+            "csrf_token": token,
+            "current_password": current,
+            "new_password": new,
+            "confirm_password": new,
+        },
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_AU1_AU2_wrong_current_passwords_at_a_password_change_are_throttled_and_audited(
+    app, client, make_user
+):
+    """A session left open is no way to guess the password: the current password the change
+    asks for is checked like a sign-in."""
+    make_user("agent@example.com", "support")
+    stored = query_scalar(app, "SELECT password_hash FROM users")
+    with freeze_time(utcnow()) as clock:
+        sign_in(client, "agent@example.com")
+        answers = [
+            change_password(client, f"guess {n}", NEW_PASSWORD).get_data(as_text=True)
+            for n in range(30)
+        ]
+        assert all("That is not your current password." in page for page in answers[:5])
+        assert all("Too many failed sign-ins." in page for page in answers[5:])
+        locked = change_password(client, PASSWORD, NEW_PASSWORD)  # even the right one, for now
+        assert locked.status_code == 200 and "Too many failed sign-ins." in locked.text
+        assert query_scalar(app, "SELECT password_hash FROM users") == stored
+        elsewhere = app.test_client()  # the account is locked for signing in too
+        assert "Too many failed sign-ins." in sign_in(elsewhere, "agent@example.com").text
+
+        failures = query_scalar(
+            app,
+            "SELECT count(*) FROM audit_events WHERE action = 'auth.failure'"
+            " AND CAST(details AS TEXT) LIKE '%password_change%' AND ip = '10.0.0.1'",
+        )
+        assert failures == 6  # while locked, guesses are not even checked
+        assert query_scalar(app, "SELECT count(*) FROM audit_events WHERE action = 'auth.lock'")
+
+        clock.tick(timedelta(minutes=16))  # longer than the longest lock
+        assert change_password(client, PASSWORD, NEW_PASSWORD).status_code == 302
+    assert query_scalar(app, "SELECT password_hash FROM users") != stored
+
+
+def test_PW8_the_new_password_must_differ_from_the_current_one(app, client, make_user):
+    make_user("agent@example.com", "support")
+    stored = query_scalar(app, "SELECT password_hash FROM users")
+    sign_in(client, "agent@example.com")
+    answer = change_password(client, PASSWORD, PASSWORD)
+    assert answer.status_code == 200
+    error = re.search(r'id="new_password-error"[^>]*>([^<]+)<', answer.text)
+    assert error and "must differ from your current one" in error.group(1)
+    assert query_scalar(app, "SELECT password_hash FROM users") == stored
+
+
+def test_PW9_a_one_time_password_signs_in_for_72_hours_only(app, client):
+    start = utcnow()
+    with freeze_time(start) as clock:
+        with app.app_context():
+            user, one_time = users.create_user("new@example.com", "support", "test")
+            user_id = user.id
+        clock.tick(timedelta(hours=72) - timedelta(seconds=1))
+        assert sign_in(client, "new@example.com", one_time).headers["Location"] == (
+            "/account/password"
+        )
+        token = csrf_token(client.get("/account/password").text)
+        client.post("/logout", data={"csrf_token": token})
+        clock.tick(timedelta(seconds=2))
+        expired = sign_in(client, "new@example.com", one_time)
+        assert expired.status_code == 200
+        assert "This one-time password has expired. Ask an admin for a new one" in expired.text
+        # Said only to whoever typed it right: a wrong password gets the usual answer.
+        wrong = sign_in(client, "new@example.com", one_time + "x")
+        assert "The email or the password is wrong." in wrong.text and "expired" not in wrong.text
+        refused = "SELECT count(*) FROM audit_events WHERE action = 'auth.refused_expired'"
+        assert query_scalar(app, refused) == 1
+
+        with app.app_context():
+            fresh = users.reset_password(users.get(user_id), "test")
+        assert sign_in(client, "new@example.com", fresh).headers["Location"] == "/account/password"
+        assert change_password(client, fresh, NEW_PASSWORD).status_code == 302
+        assert query_scalar(app, "SELECT password_expires_at FROM users") is None
+        client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
+        clock.tick(timedelta(days=30))  # a password the user chose does not expire
+        assert sign_in(client, "new@example.com", NEW_PASSWORD).headers["Location"] == "/"
+
+
+def test_PW9_how_long_a_one_time_password_lasts_is_a_setting(app, client):
+    app.config["ONE_TIME_PASSWORD_HOURS"] = 1
+    with freeze_time(utcnow()) as clock:
+        with app.app_context():
+            _, one_time = users.create_user("new@example.com", "support", "test")
+        clock.tick(timedelta(minutes=61))
+        assert "has expired" in sign_in(client, "new@example.com", one_time).text

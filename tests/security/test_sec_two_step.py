@@ -163,3 +163,53 @@ def test_AU4_confirming_needs_the_right_password(app, client, make_user):
             },
         )
         assert "The password or the code is wrong." in response.get_data(as_text=True)
+
+
+def test_AU3_SE5_turning_two_step_on_ends_the_users_other_sessions(app, client, make_user):
+    """A session opened with the password alone must not outlive the second step's arrival."""
+    make_user("agent@example.com", "support")
+    laptop, phone = client, app.test_client()
+    sign_in(laptop, "agent@example.com")
+    sign_in(phone, "agent@example.com")
+    assert phone.get("/send").status_code == 200
+    enrol_through_the_pages(laptop)
+    assert laptop.get("/send").status_code == 200  # the confirming session goes on
+    assert phone.get("/send").headers["Location"].startswith("/login")
+    token = csrf_token(phone.get("/login").get_data(as_text=True))
+    answer = phone.post(
+        "/login", data={"email": "agent@example.com", "password": PASSWORD, "csrf_token": token}
+    )
+    assert answer.headers["Location"] == "/login/two-step"  # the password alone is not enough
+
+
+def test_AU3_a_set_up_is_shown_and_confirmed_only_in_the_session_that_started_it(
+    app, client, make_user
+):
+    make_user("agent@example.com", "support")
+    mine, other = client, app.test_client()
+    sign_in(mine, "agent@example.com")
+    sign_in(other, "agent@example.com")
+    page = mine.get("/account/two-step").get_data(as_text=True)
+    mine.post("/account/two-step/start", data={"csrf_token": csrf_token(page)})
+    page = mine.get("/account/two-step").get_data(as_text=True)
+    secret = re.search(r"data-two-step-secret>([A-Z2-7]+)<", page).group(1)
+
+    elsewhere = other.get("/account/two-step").get_data(as_text=True)
+    assert secret not in elsewhere and "data-two-step-secret" not in elsewhere
+    assert "started in another browser or session" in elsewhere
+    assert other.get("/account/two-step/qr.svg").status_code == 404
+    refused = other.post(
+        "/account/two-step",
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": csrf_token(elsewhere)},
+    ).get_data(as_text=True)
+    assert "shown only now" not in refused and "started in another browser" in refused
+    assert query_scalar(app, "SELECT two_step_enabled_at FROM users") is None
+
+    # The other session may start again; then the first one is the one told so.
+    other.post("/account/two-step/start", data={"csrf_token": csrf_token(elsewhere)})
+    restarted = other.get("/account/two-step").get_data(as_text=True)
+    new_secret = re.search(r"data-two-step-secret>([A-Z2-7]+)<", restarted).group(1)
+    assert new_secret != secret
+    assert "started in another browser" in mine.get("/account/two-step").get_data(as_text=True)
+    assert mine.get("/account/two-step/qr.svg").status_code == 404
+    assert other.get("/account/two-step/qr.svg").status_code == 200

@@ -114,6 +114,9 @@ def base_config(database_url: str, simulator_url: str, instance_path: Path) -> d
         "RM_PRODUCTION_OAUTH_URL": simulator_url,
         "RM_PRODUCTION_API_URL": simulator_url,
         "RM_TIMEOUT_SECONDS": 1.0,
+        # The tests sign in from one address all the time; tests/security/test_sec_throttling.py
+        # turns the request-rate limit back on (rate_limited_app) to prove it.
+        "RATELIMIT_ENABLED": False,
     }
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
+import pytest
 from support import PASSWORD, csrf_token, query_scalar, sign_in
+
+from dashboard.models import utcnow
+from dashboard.services import users
 
 
 def test_an_admin_creates_a_user_who_must_choose_a_password(app, client, make_user):
@@ -103,3 +108,45 @@ def test_the_last_admin_cannot_be_disabled_from_the_command_line(app):
     runner.invoke(args=create, input=PASSWORD + "\n")
     result = runner.invoke(args=["users", "disable", "boss@example.com"])
     assert result.exit_code != 0 and "last active admin" in result.output
+
+
+BAD_EMAILS = [
+    ("@y@example.com", "That is not an email address"),
+    ("a@b", "That is not an email address"),
+    ("ａdmin@example.com", "full-width or other look-alike characters"),  # full-width a
+    ("аdmin@example.com", "mixes letters of different alphabets"),  # a Cyrillic a
+]
+
+
+@pytest.mark.parametrize(("email", "words"), BAD_EMAILS)
+def test_IV1_an_account_is_created_only_for_a_real_address(app, email, words):
+    with app.app_context(), pytest.raises(users.UserError, match=words):
+        users.create_user(email, "support", "test", password=PASSWORD)
+    assert query_scalar(app, "SELECT count(*) FROM users") == 0
+
+
+@pytest.mark.parametrize(("email", "words"), BAD_EMAILS[:3])
+def test_IV1_the_create_user_page_says_why_next_to_the_email(app, client, make_user, email, words):
+    make_user("boss@example.com", "admin")
+    sign_in(client, "boss@example.com")
+    page = client.get("/admin/users").get_data(as_text=True)
+    answer = client.post(
+        "/admin/users", data={"email": email, "role": "support", "csrf_token": csrf_token(page)}
+    ).get_data(as_text=True)
+    error = re.search(r'id="email-error"[^>]*>([^<]+)<', answer)
+    assert error and words in error.group(1)
+    assert query_scalar(app, "SELECT count(*) FROM users") == 1
+
+
+def test_PW9_the_one_time_password_page_says_until_when_it_signs_in(app, client, make_user):
+    make_user("boss@example.com", "admin")
+    other = make_user("other@example.com", "support")
+    sign_in(client, "boss@example.com")
+    page = client.get(f"/admin/users/{other}").get_data(as_text=True)
+    answer = client.post(
+        f"/admin/users/{other}/reset-password", data={"csrf_token": csrf_token(page)}
+    ).get_data(as_text=True)
+    with app.app_context():
+        until = users.get(other).password_expires_at
+    assert until - utcnow() > timedelta(hours=71, minutes=59)
+    assert f"It signs in until <strong>{until.strftime('%Y-%m-%d %H:%M:%S UTC')}" in answer
