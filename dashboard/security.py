@@ -43,6 +43,7 @@ SETUP_ENDPOINTS = frozenset(
         "auth.two_step_setup",
         "auth.two_step_start",
         "auth.two_step_qr",
+        "auth.reauthenticate",  # set-up asks for it too, when the sign-in is not fresh
         "auth.logout",
     }
 )

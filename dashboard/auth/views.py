@@ -16,7 +16,14 @@ from werkzeug.wrappers import Response
 from ..extensions import limiter
 from ..forms import ButtonForm
 from ..models import User
-from ..security import change_named, end_session, mark_fresh, safe_next, start_session
+from ..security import (
+    change_named,
+    end_session,
+    fresh_sign_in_required,
+    mark_fresh,
+    safe_next,
+    start_session,
+)
 from ..services import sign_in, two_step, users
 from . import bp
 from .forms import (
@@ -138,6 +145,7 @@ def change_password() -> str | Response:
 
 
 @bp.route("/account/two-step", methods=["GET", "POST"])
+@fresh_sign_in_required("turn on two-step sign-in", back="auth.two_step_setup")
 def two_step_setup() -> str | Response:
     """Enrolment: "Start" stores a new secret (a POST), then the QR code and a code to confirm,
     both for the session that started it only."""
@@ -169,6 +177,7 @@ def two_step_setup() -> str | Response:
 
 
 @bp.route("/account/two-step/start", methods=["POST"])
+@fresh_sign_in_required("set up two-step sign-in", back="auth.two_step_setup")
 def two_step_start() -> Response:
     if ButtonForm().validate_on_submit():
         try:

@@ -21,8 +21,6 @@ NOT_FRESH = {
     "auth.logout": "gives up power",
     "auth.sign_out_everywhere": "gives up power (one's own sessions)",
     "auth.change_password": "proves the current password itself, throttled like signing in",
-    "auth.two_step_start": "enrolment right after signing in; strengthens the account",
-    "auth.two_step_setup": "confirms enrolment with a code; strengthens the account",
     "sms.send": "daily work, limited by the send limits",
     "sms.resend": "daily work, limited by the send limits",
     "sms.check": "daily work, throttled per code",
@@ -137,3 +135,28 @@ def test_AU4_forms_stay_readable_without_a_fresh_sign_in(app, client, make_user,
         sign_in(client, "boss@example.com")
         clock.tick(timedelta(minutes=11))
         assert client.get(path).status_code == 200
+
+
+def test_AU4_a_stale_session_cannot_put_its_own_authenticator_on_the_account(
+    app, client, make_user
+):
+    """A session left open must not enrol an attacker's phone as the second step (the owner
+    would then be locked out of their own account): set-up asks for the password too."""
+    make_user("agent@example.com", "support")
+    with freeze_time(utcnow()) as clock:
+        sign_in(client, "agent@example.com")
+        page = client.get("/account/two-step").get_data(as_text=True)
+        clock.tick(timedelta(minutes=11))
+        started = client.post("/account/two-step/start", data={"csrf_token": csrf_token(page)})
+        assert started.headers["Location"].startswith("/account/confirm?")
+        secret = "SELECT totp_secret_encrypted FROM users WHERE email = 'agent@example.com'"
+        assert query_scalar(app, secret) is None
+        confirm = client.get(started.headers["Location"]).get_data(as_text=True)
+        assert "To set up two-step sign-in, confirm it is you" in confirm
+        answer = client.post(
+            started.headers["Location"],
+            data={"password": PASSWORD, "csrf_token": csrf_token(confirm)},
+        )
+        assert answer.headers["Location"] == "/account/two-step"
+        client.post("/account/two-step/start", data={"csrf_token": csrf_token(confirm)})
+        assert query_scalar(app, secret) is not None
