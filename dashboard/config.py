@@ -21,8 +21,16 @@ from .revenuemonster.endpoints import PRODUCTION, SANDBOX
 
 PREFIX = "DASHBOARD_"
 RUN_MODES = ("development", "production")
-REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "ENCRYPTION_KEYS", "DATABASE_URL", "TRUSTED_HOSTS")
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY",
+    "ENCRYPTION_KEYS",
+    "AUDIT_KEY",
+    "DATABASE_URL",
+    "TRUSTED_HOSTS",
+)
 GENERATED_SECRETS_FILE = "generated-secrets.json"
+#: The secrets development generates into the instance folder when they are not set.
+GENERATED = ("SECRET_KEY", "ENCRYPTION_KEYS", "AUDIT_KEY")
 
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",
@@ -43,6 +51,8 @@ SETTING_NAMES = (
     "SECRET_KEY",
     "DATABASE_URL",
     "ENCRYPTION_KEYS",
+    "AUDIT_KEY",
+    "METRICS_TOKEN",
     "RM_SANDBOX_OAUTH_URL",
     "RM_SANDBOX_API_URL",
     "RM_PRODUCTION_OAUTH_URL",
@@ -85,7 +95,7 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
     if missing and mode == "production":
         names = ", ".join(PREFIX + name for name in missing)
         raise SettingsError(f"{names} must be set when {PREFIX}ENV=production.")
-    if any(name not in settings for name in ("SECRET_KEY", "ENCRYPTION_KEYS")):
+    if any(name not in settings for name in GENERATED):
         settings = {**_generated_secrets(instance_path), **settings}
     if "DATABASE_URL" not in settings:
         settings["DATABASE_URL"] = _default_database_url(instance_path)
@@ -97,6 +107,11 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(database_url),
         "ENCRYPTION_KEYS": parse_encryption_keys(settings["ENCRYPTION_KEYS"]),
+        # The audit chain's MAC keys (newest first), kept outside the database like the
+        # encryption keys: whoever can write the table cannot forge the chain without them.
+        "AUDIT_KEYS": parse_encryption_keys(settings["AUDIT_KEY"], "AUDIT_KEY"),
+        # The bearer token /metrics asks for; None: /metrics is off.
+        "METRICS_TOKEN": _metrics_token(settings.get("METRICS_TOKEN")),
         "RM_URLS": {
             env: {
                 part: _url(settings[f"RM_{env.upper()}_{part.upper()}_URL"], env, part, mode)
@@ -135,9 +150,9 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
     return {**config, **passthrough}
 
 
-def parse_encryption_keys(value: str) -> list[tuple[str, bytes]]:
+def parse_encryption_keys(value: str, setting: str = "ENCRYPTION_KEYS") -> list[tuple[str, bytes]]:
     """Parse ``id:base64key,...`` (newest first) into ``[(id, 32-byte key), ...]``."""
-    name = PREFIX + "ENCRYPTION_KEYS"
+    name = PREFIX + setting
     keys: list[tuple[str, bytes]] = []
     for item in str(value).split(","):
         key_id, sep, encoded = item.strip().partition(":")
@@ -163,18 +178,25 @@ def new_encryption_key(key_id: str) -> str:
 
 
 def _generated_secrets(instance_path: str) -> dict[str, str]:
-    """Read, or create once, the development secrets kept in the instance folder."""
+    """Read, or create once, the development secrets kept in the instance folder (adding
+    those a newer version needs to a file an older one wrote)."""
     path = Path(instance_path) / GENERATED_SECRETS_FILE
-    if path.exists():
-        return dict(json.loads(path.read_text()))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    generated = {
+    kept: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if all(name in kept for name in GENERATED):
+        return kept
+    fresh = {
         "SECRET_KEY": secrets.token_urlsafe(48),
         "ENCRYPTION_KEYS": new_encryption_key("k1"),
+        "AUDIT_KEY": new_encryption_key("a1"),
     }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    generated = {**fresh, **kept}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".new")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(generated, handle)
+    partial.replace(path)
     return generated
 
 
@@ -245,6 +267,18 @@ def _count(value: Any, name: str, *, least: int = 0, most: int) -> int:
 #: A host name (``.example.com`` admits its subdomains) or an IPv4 address: what werkzeug can
 #: match a ``Host`` against. IPv6 literals never match there.
 _HOST_NAME = re.compile(r"^\.?(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+
+
+def _metrics_token(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    token = str(value)
+    if len(token) < 32 or any(ch.isspace() for ch in token):
+        raise SettingsError(
+            f"{PREFIX}METRICS_TOKEN must be at least 32 characters without spaces "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(32))')."
+        )
+    return token
 
 
 def _storage_uri(value: Any) -> str:

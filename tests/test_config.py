@@ -22,7 +22,12 @@ def test_production_names_each_missing_secret(tmp_path):
 
 
 def test_production_names_the_one_missing(tmp_path):
-    given = {"ENV": "production", "SECRET_KEY": "s" * 40, "ENCRYPTION_KEYS": KEYS}
+    given = {
+        "ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "ENCRYPTION_KEYS": KEYS,
+        "AUDIT_KEY": KEYS,
+    }
     given["TRUSTED_HOSTS"] = "sms.example.com"
     with pytest.raises(SettingsError, match="^DASHBOARD_DATABASE_URL must be set"):
         resolve(given, str(tmp_path))
@@ -37,6 +42,16 @@ def test_production_start_up_stops(tmp_path, monkeypatch):
         create_app()
 
 
+def test_development_adds_a_new_secret_to_an_older_secrets_file(tmp_path):
+    stored = tmp_path / config.GENERATED_SECRETS_FILE
+    older = {"SECRET_KEY": "s" * 48, "ENCRYPTION_KEYS": KEYS}
+    stored.write_text(json.dumps(older))
+    resolved = resolve({}, str(tmp_path))
+    kept = json.loads(stored.read_text())
+    assert kept["SECRET_KEY"] == "s" * 48 and kept["ENCRYPTION_KEYS"] == KEYS
+    assert resolved["AUDIT_KEYS"][0][0] == "a1" and stored.stat().st_mode & 0o077 == 0
+
+
 def test_development_generates_secrets_once(tmp_path):
     first = resolve({}, str(tmp_path))
     second = resolve({}, str(tmp_path))
@@ -44,7 +59,8 @@ def test_development_generates_secrets_once(tmp_path):
     assert first["ENCRYPTION_KEYS"] == second["ENCRYPTION_KEYS"]
     stored = tmp_path / config.GENERATED_SECRETS_FILE
     assert stored.stat().st_mode & 0o077 == 0
-    assert set(json.loads(stored.read_text())) == {"SECRET_KEY", "ENCRYPTION_KEYS"}
+    assert set(json.loads(stored.read_text())) == {"SECRET_KEY", "ENCRYPTION_KEYS", "AUDIT_KEY"}
+    assert first["AUDIT_KEYS"] == second["AUDIT_KEYS"]
     assert first["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
     assert first["SESSION_COOKIE_SECURE"] is False
 
@@ -54,6 +70,7 @@ def test_production_needs_https_provider_urls(tmp_path):
         "ENV": "production",
         "SECRET_KEY": "s" * 40,
         "ENCRYPTION_KEYS": KEYS,
+        "AUDIT_KEY": KEYS,
         "DATABASE_URL": "postgresql://u@db/x",
         "TRUSTED_HOSTS": "sms.example.com",
         "RM_PRODUCTION_OAUTH_URL": "http://oauth.revenuemonster.my",
@@ -88,6 +105,7 @@ def test_production_settings_are_used(tmp_path):
         "ENV": "production",
         "SECRET_KEY": "s" * 40,
         "ENCRYPTION_KEYS": KEYS,
+        "AUDIT_KEY": KEYS,
         "DATABASE_URL": "postgresql://u@db/x",
         "TRUSTED_HOSTS": "sms.example.com, .internal.example.com",
         "RM_TIMEOUT_SECONDS": "7",
@@ -117,6 +135,7 @@ def test_production_creates_no_instance_folder(tmp_path):
         "ENV": "production",
         "SECRET_KEY": "s" * 40,
         "ENCRYPTION_KEYS": KEYS,
+        "AUDIT_KEY": KEYS,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}",
         "TRUSTED_HOSTS": "sms.example.com",
     }
@@ -136,6 +155,8 @@ def test_environment_variables_are_read_with_their_prefix():
         ("ENCRYPTION_KEYS", "k1:!!!", "not valid base64"),
         ("ENCRYPTION_KEYS", "k1:" + "QUJD", "32 bytes"),
         ("ENCRYPTION_KEYS", f"{KEYS},{KEYS}", "appears twice"),
+        ("AUDIT_KEY", "k1:QUJD", "DASHBOARD_AUDIT_KEY: key 'k1' must be 32 bytes"),
+        ("METRICS_TOKEN", "short", "at least 32 characters"),
         ("SECRET_KEY", "short", "at least 32"),
         ("DATABASE_URL", "mysql://x", "sqlite:// or postgresql://"),
         ("RM_TIMEOUT_SECONDS", "soon", "number of seconds"),
