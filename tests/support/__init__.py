@@ -16,6 +16,7 @@ from dashboard.extensions import db
 
 PASSWORD = "correct horse battery staple"
 ENCRYPTION_KEYS = "k1:" + base64.b64encode(b"k" * 32).decode()
+AUDIT_KEY = "a1:" + base64.b64encode(b"a" * 32).decode()
 SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -108,6 +109,7 @@ def base_config(database_url: str, simulator_url: str, instance_path: Path) -> d
         "SECRET_KEY": SECRET_KEY,
         "DATABASE_URL": database_url,
         "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
+        "AUDIT_KEY": AUDIT_KEY,
         "INSTANCE_PATH": str(instance_path),
         "RM_SANDBOX_OAUTH_URL": simulator_url,
         "RM_SANDBOX_API_URL": simulator_url,
