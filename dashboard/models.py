@@ -217,7 +217,9 @@ class ProviderAccount(db.Model):  # type: ignore[name-defined]
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(254))
     # Whoever holds this lease renews the shared token; the others wait and then reuse it.
+    # Only its owner (a random id per renewal) may clear it, so a late worker cannot wipe it.
     token_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    token_lease_owner: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def complete(self) -> bool:
