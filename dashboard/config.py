@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "FRESH_SIGN_IN_MINUTES": 10,
     "ONE_TIME_PASSWORD_HOURS": 72,
     "RATELIMIT_STORAGE_URI": "memory://",
+    "EXPORT_MAX_ROWS": 1_000_000,
 }
 SETTING_NAMES = (
     "ENV",
@@ -65,6 +66,7 @@ SETTING_NAMES = (
     "FRESH_SIGN_IN_MINUTES",
     "ONE_TIME_PASSWORD_HOURS",
     "RATELIMIT_STORAGE_URI",
+    "EXPORT_MAX_ROWS",
 )
 
 
@@ -134,6 +136,11 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         # Flask-Limiter's storage for the request-rate limits of sign-in: one process's memory
         # by default; several hosts share one (e.g. redis://…) so an address is counted once.
         "RATELIMIT_STORAGE_URI": _storage_uri(settings["RATELIMIT_STORAGE_URI"]),
+        # The most attempts one export may hold: a larger one would not stream within the
+        # worker timeout (docs/performance.md); above it, the filters must be narrowed.
+        "EXPORT_MAX_ROWS": _count(
+            settings["EXPORT_MAX_ROWS"], "EXPORT_MAX_ROWS", least=1, most=100_000_000
+        ),
         # Sessions: the cookie is Secure except in development over plain HTTP.
         "SESSION_COOKIE_SECURE": mode == "production",
         # "__Host-" binds the cookie to this host over HTTPS (browsers refuse it over plain HTTP).

@@ -129,6 +129,13 @@ def test_development_defaults_trust_no_proxy_and_any_host(tmp_path):
     assert settings["FRESH_SIGN_IN_MINUTES"] == 10
 
 
+def test_exports_hold_a_million_attempts_unless_told(tmp_path):
+    assert resolve({}, str(tmp_path))["EXPORT_MAX_ROWS"] == 1_000_000
+    assert resolve({"EXPORT_MAX_ROWS": " 250000 "}, str(tmp_path))["EXPORT_MAX_ROWS"] == 250_000
+    environ = {"DASHBOARD_EXPORT_MAX_ROWS": "5000"}
+    assert resolve(from_environment(environ), str(tmp_path))["EXPORT_MAX_ROWS"] == 5000
+
+
 def test_production_creates_no_instance_folder(tmp_path):
     instance = tmp_path / "instance"
     given = {
@@ -166,6 +173,8 @@ def test_environment_variables_are_read_with_their_prefix():
         ("PROXY_COUNT", "-1", "DASHBOARD_PROXY_COUNT must be a whole number from 0 to 5"),
         ("PROXY_COUNT", "two", "DASHBOARD_PROXY_COUNT must be a whole number"),
         ("FRESH_SIGN_IN_MINUTES", "0", "FRESH_SIGN_IN_MINUTES must be a whole number from 1"),
+        ("EXPORT_MAX_ROWS", "0", "DASHBOARD_EXPORT_MAX_ROWS must be a whole number from 1"),
+        ("EXPORT_MAX_ROWS", "a million", "DASHBOARD_EXPORT_MAX_ROWS must be a whole number"),
         ("TRUSTED_HOSTS", "https://sms.example.com", "without a scheme or a port"),
         ("TRUSTED_HOSTS", "sms.example.com:443", "without a scheme or a port"),
         ("TRUSTED_HOSTS", " , ", "TRUSTED_HOSTS must be comma-separated host names"),

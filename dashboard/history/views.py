@@ -71,7 +71,15 @@ def filters_of(form: HistoryFilterForm) -> history.Filters:
     )
 
 
-def page(form: HistoryFilterForm, found: history.Page | None) -> str:
+def page(
+    form: HistoryFilterForm,
+    found: history.Page | None,
+    *,
+    export_fields: dict[str, str] | None = None,
+    export_refused: str = "",
+) -> str:
+    """The page; ``export_fields`` are the filters its export form posts (the URL's, unless
+    an export of them was just refused: those it posted), ``export_refused`` why it was."""
     next_url = None
     if found and found.next_cursor:
         args: dict[str, Any] = {**request.args.to_dict(), "after": found.next_cursor}
@@ -86,6 +94,8 @@ def page(form: HistoryFilterForm, found: history.Page | None) -> str:
         shown_as_many=history.SHOWN_AS_MANY,
         may_resend=may_resend,
         may_export=may_use(current_user, "history.export"),
+        export_fields=export_fields if export_fields is not None else _filter_fields(request.args),
+        export_refused=export_refused,
         next_url=next_url,
     )
 
@@ -145,18 +155,35 @@ _MARK = "0-public-id-0"
 @bp.route("/history/export", methods=["POST"])
 @requires(Capability.EXPORT)
 def export() -> Response | tuple[str, int]:
-    """The current filters' attempts as CSV or JSON Lines, streamed."""
+    """The current filters' attempts as CSV or JSON Lines, streamed; refused, on the history
+    page, when more match than an export may hold."""
     form = filter_form(request.form)
     fmt = request.form.get("format", "")
     if fmt not in exports.FORMATS or not form.validate():
         return page(form, None), 400
     filters = filters_of(form)
+    try:
+        chunks = exports.start(filters, fmt, current_user)
+    except exports.TooManyRows as refused:
+        fields = _filter_fields(request.form)
+        return page(
+            form, history.search(filters), export_fields=fields, export_refused=str(refused)
+        ), 400
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     return Response(
-        stream_with_context(exports.stream(filters, fmt, current_user)),
+        stream_with_context(chunks),
         mimetype=exports.FORMATS[fmt],
         headers={"Content-Disposition": f'attachment; filename="attempts-{stamp}.{fmt}"'},
     )
+
+
+def _filter_fields(values: Any) -> dict[str, str]:
+    """The filters among submitted ``values``, as the export form posts them again."""
+    return {
+        name: value
+        for name, value in values.items()
+        if name not in ("after", "limit", "csrf_token", "format")
+    }
 
 
 @bp.route("/history/exports/<id:event_id>/manifest.json")

@@ -1,5 +1,16 @@
 """Exports of the history: CSV or JSON Lines, streamed in constant memory, with cells a
-spreadsheet would run escaped, and each export audited with its manifest (rows, SHA-256)."""
+spreadsheet would run escaped, and each export audited twice: when it starts (committed before
+the first byte, so no data leaves unaccounted for even if the worker is killed mid-stream) and
+when it ends, with its manifest (rows, SHA-256 of the bytes, complete or not).
+
+An export is read in keyset batches, each in a short read transaction of its own that is ended
+before the batch is sent: no transaction stays open while a slow client downloads, and a purge
+or a send never waits for one. A batch is plain columns, the sender's email and the repeated
+attempt's public id joined in, times formatted by the database: an export of the cap
+(``DASHBOARD_EXPORT_MAX_ROWS``) must stream within the worker timeout (figures in
+docs/performance.md). Each batch reads what is committed when it runs; the attempts exported
+are those that existed when the export started (ids up to the newest one then).
+"""
 
 from __future__ import annotations
 
@@ -7,16 +18,18 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import Select, String, func, select, type_coerce
+from sqlalchemy.orm import aliased
 
-from ..database import write_transaction
+from ..database import end_read_transaction, write_transaction
 from ..extensions import db
 from ..models import Attempt, AuditEvent, User, utcnow
 from . import audit
-from .history import Filters, query
+from .history import Filters, capped_count, query
 
 FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 COLUMNS = (
@@ -38,66 +51,83 @@ COLUMNS = (
 )
 #: A cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
-ACTION = "history.export"
+STARTED = "history.export_started"  # audited before the first byte
+ACTION = "history.export"  # audited after the last one: the manifest
+BATCH_SIZE = 2000  # attempts per read transaction, and per chunk sent
+
+_ORIGINAL = aliased(Attempt)  # the attempt a resend repeats
+_json_line = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(…, ensure_ascii=False)
 
 
-def record_of(attempt: Attempt) -> dict[str, Any]:
-    """One attempt as exported: times in UTC (ISO 8601, "Z"), no code, no secret."""
-    return {
-        "id": attempt.public_id,
-        "created_at": _utc(attempt.created_at),
-        "finished_at": _utc(attempt.finished_at),
-        "environment": attempt.environment,
-        "phone_e164": attempt.phone_e164,
-        "country_code": attempt.country_code,
-        "national_number": attempt.national_number,
-        "status": attempt.status,
-        "response_code": attempt.response_code,
-        "response_message": attempt.response_message,
-        "http_status": attempt.http_status,
-        "latency_ms": attempt.latency_ms,
-        "reason": attempt.reason,
-        "sender": attempt.user.email,
-        "resend_of": attempt.resend_of.public_id if attempt.resend_of is not None else None,
-    }
+class TooManyRows(Exception):
+    """More attempts match than an export may hold (``DASHBOARD_EXPORT_MAX_ROWS``)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        super().__init__(
+            f"More than {cap:,} attempts match these filters, and an export holds at most "
+            f"{cap:,}. Narrow the filters (a shorter date range, a status or a sender) and "
+            "export again."
+        )
 
 
-def escape_cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+def start(filters: Filters, fmt: str, actor: audit.Actor) -> Iterator[bytes]:
+    """Begin an export of the attempts matching ``filters``: refused with
+    :class:`TooManyRows` above the cap (before anything is audited), else audited as started
+    (committed) and returned as the chunks to send."""
+    cap = int(current_app.config["EXPORT_MAX_ROWS"])
+    newest = int(db.session.scalar(select(func.max(Attempt.id))) or 0)
+    matching = int(db.session.scalar(capped_count(query(filters, before=newest + 1), cap + 1)))
+    end_read_transaction()
+    if matching > cap:
+        raise TooManyRows(cap)
+    with write_transaction(audit.CHAIN_LOCK):
+        event = audit.record(
+            STARTED, actor, target=f"{fmt} export", format=fmt, filters=filters.describe()
+        )
+        db.session.flush()
+        started = event.id
+    # The request's session is gone by the time the stream ends: the actor is found again.
+    who: audit.Actor | int = actor.id if isinstance(actor, User) else actor
+    return _stream(filters, fmt, who, started=started, newest=newest)
 
 
-def stream(filters: Filters, fmt: str, actor: User) -> Iterator[bytes]:
-    """The export, chunk by chunk; when it ends (or is cut off) its manifest goes into the
+def _stream(
+    filters: Filters, fmt: str, actor: audit.Actor | int, *, started: int, newest: int
+) -> Iterator[bytes]:
+    """The export, batch by batch; when it ends (or is cut off) its manifest goes into the
     audit log: who, the filters, the rows, the SHA-256 of the bytes, and the time range."""
     digest = hashlib.sha256()
     rows = 0
     first = last = None
     complete = False
+    encode = _csv_chunk if fmt == "csv" else _jsonl_chunk
     try:
         if fmt == "csv":
             chunk = _csv_line(COLUMNS)
             digest.update(chunk)
             yield chunk
-        statement = query(filters).execution_options(yield_per=500)
-        for attempt in db.session.scalars(statement):
-            record = record_of(attempt)
-            chunk = (
-                _csv_line([escape_cell(record[c]) for c in COLUMNS])
-                if fmt == "csv"
-                else (json.dumps(record, ensure_ascii=False) + "\n").encode()
-            )
+        before = newest + 1
+        while True:
+            batch = db.session.connection().execute(_batch(filters, before)).all()
+            end_read_transaction()  # nothing stays open while the chunk is on its way
+            if not batch:
+                break
+            chunk = encode(batch)
             digest.update(chunk)
-            rows += 1
-            last = last or record["created_at"]  # newest first
-            first = record["created_at"]
+            rows += len(batch)
+            last = last or batch[0][2]  # created_at, newest first
+            first = batch[-1][2]
+            before = batch[-1][0]
             yield chunk
+            if len(batch) < BATCH_SIZE:
+                break
         complete = True
     finally:
         with write_transaction(audit.CHAIN_LOCK):
             audit.record(
                 ACTION,
-                actor,
+                _actor(actor),
                 target=f"{rows} attempts",
                 format=fmt,
                 rows=rows,
@@ -106,26 +136,141 @@ def stream(filters: Filters, fmt: str, actor: User) -> Iterator[bytes]:
                 complete=complete,
                 first=first,
                 last=last,
+                started=started,
             )
 
 
+def _actor(who: audit.Actor | int) -> audit.Actor:
+    """The actor again, from its id (users are deactivated, never deleted)."""
+    return db.session.get_one(User, who) if isinstance(who, int) else who
+
+
+def _batch(filters: Filters, before: int) -> Select[Any]:
+    """The next ``BATCH_SIZE`` matches below id ``before``: the id (the keyset), then the
+    values of COLUMNS. The sender and the repeated attempt are looked up per row through their
+    primary keys (subqueries, not joins), so that the plan of the matches stays the history
+    query's own: a join let PostgreSQL, without statistics, hash the whole table per batch."""
+    sender = select(User.email).where(User.id == Attempt.user_id).scalar_subquery()
+    original = (
+        select(_ORIGINAL.public_id).where(_ORIGINAL.id == Attempt.resend_of_id).scalar_subquery()
+    )
+    return (
+        query(filters, before=before)
+        .with_only_columns(
+            Attempt.id,
+            Attempt.public_id,
+            _utc_text(Attempt.created_at),
+            _utc_text(Attempt.finished_at),
+            Attempt.environment,
+            Attempt.phone_e164,
+            Attempt.country_code,
+            Attempt.national_number,
+            Attempt.status,
+            Attempt.response_code,
+            Attempt.response_message,
+            Attempt.http_status,
+            Attempt.latency_ms,
+            Attempt.reason,
+            sender,
+            original,
+        )
+        .limit(BATCH_SIZE)
+    )
+
+
+def _utc_text(column: Any) -> Any:
+    """The time as exported (UTC, ISO 8601 to the second, "Z"; None stays None), formatted by
+    the database. SQLite holds UTC text as SQLAlchemy wrote it ("YYYY-MM-DD HH:MM:SS.ffffff"):
+    cut, not parsed, since its strftime rounds to the millisecond (…:59.9996 would become the
+    next second)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        raw = type_coerce(column, String)
+        day, clock = func.substr(raw, 1, 10, type_=String), func.substr(raw, 12, 8, type_=String)
+        return day + "T" + clock + "Z"
+    return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"', type_=String)
+
+
+def escape_cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+_FIRST = frozenset(FORMULA_STARTS)  # each one character
+
+
+def _csv_chunk(batch: Sequence[Sequence[Any]]) -> bytes:
+    """The rows as CSV, each cell as ``escape_cell`` makes it, without a call per cell (a
+    third of the time of an export): a text escaped by its first character, a number only
+    when negative, None written empty by the csv module itself."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(
+        [
+            ("'" + v if v[:1] in _FIRST else v)
+            if v.__class__ is str
+            else ("'" + str(v) if v is not None and v < 0 else v)
+            for v in row[1:]
+        ]
+        for row in batch
+    )
+    return buffer.getvalue().encode()
+
+
+def _jsonl_chunk(batch: Sequence[Sequence[Any]]) -> bytes:
+    lines = [_json_line(dict(zip(COLUMNS, row[1:], strict=False))) for row in batch]
+    lines.append("")
+    return "\n".join(lines).encode()
+
+
 def manifest(event_id: int) -> dict[str, Any] | None:
-    """The manifest of an export, from its audit entry."""
+    """The manifest of an export, from its audit entries: ``event_id`` is the finished one, or
+    the started one. An export that started and never finished (its worker was killed) is
+    reported as such: ``complete`` false, ``finished`` false, no rows or digest."""
     event = db.session.scalar(
-        select(AuditEvent).where(AuditEvent.id == event_id, AuditEvent.action == ACTION)
+        select(AuditEvent).where(
+            AuditEvent.id == event_id, AuditEvent.action.in_((ACTION, STARTED))
+        )
     )
     if event is None:
         return None
-    details = event.details
+    if event.action == STARTED:
+        return _manifest_of(event, _finished(event))
+    started = event.details.get("started")
+    opened = db.session.get(AuditEvent, started) if started else None
+    return _manifest_of(opened, event) if opened is not None else _manifest_of(None, event)
+
+
+def _finished(started: AuditEvent) -> AuditEvent | None:
+    """The finished entry of an export started by ``started`` (after it, by the same actor)."""
+    return db.session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == ACTION,
+            AuditEvent.id > started.id,
+            AuditEvent.actor_label == started.actor_label,
+            AuditEvent.details["started"].as_integer() == started.id,
+        )
+        .order_by(AuditEvent.id)
+        .limit(1)
+    )
+
+
+def _manifest_of(started: AuditEvent | None, finished: AuditEvent | None) -> dict[str, Any]:
+    described = finished or started
+    assert described is not None
+    details = finished.details if finished is not None else {}
+    given = started.details if started is not None else details
     return {
-        "export": event.id,
-        "exported_by": event.actor_label,
-        "exported_at": _utc(event.created_at),
-        "format": details.get("format"),
+        "export": described.id,
+        "started": started.id if started is not None else None,
+        "exported_by": described.actor_label,
+        "exported_at": _utc((started or described).created_at),
+        "finished_at": _utc(finished.created_at) if finished is not None else None,
+        "finished": finished is not None,
+        "format": given.get("format"),
         "rows": details.get("rows"),
         "sha256": details.get("sha256"),
-        "complete": details.get("complete"),
-        "filters": details.get("filters"),
+        "complete": bool(details.get("complete")),
+        "filters": given.get("filters"),
         "time_range": {"from": details.get("first"), "to": details.get("last")},
         "times": "UTC",
     }
