@@ -24,6 +24,7 @@ from .services import (
     key_rotation,
     provider_accounts,
     provider_health,
+    retention,
     sending,
     users,
 )
@@ -179,12 +180,41 @@ def test_provider(environment: str) -> None:
 
 
 @audit_cli.command("verify")
-def verify_audit() -> None:
-    """Check the audit log's hash chain; name the first broken row."""
-    report = audit.verify_chain()
+@click.option(
+    "--from-checkpoint",
+    "anchor",
+    metavar="SEQ:MAC",
+    help="A checkpoint kept outside the database (`audit checkpoint` printed and logged it): "
+    "event SEQ must still have that MAC, and the chain from it must hold.",
+)
+def verify_audit(anchor: str | None) -> None:
+    """Check the audit log's MAC chain and its checkpoints; name the first problem."""
+    if anchor is None:
+        report = audit.verify_chain()
+    else:
+        sequence, _, mac = anchor.partition(":")
+        if not sequence.isdigit() or len(mac) != 64:
+            fail("--from-checkpoint takes SEQ:MAC, as `audit checkpoint` prints it.")
+        report = audit.verify_from(int(sequence), mac.lower())
     if not report.intact:
         fail(f"Audit log broken at event {report.first_broken_id}: {report.problem}.")
-    click.echo(f"Audit log intact: {report.checked} events checked.")
+    start = f" from event {anchor.partition(':')[0]}" if anchor else ""
+    click.echo(
+        f"Audit log intact: {report.checked} events checked{start}, up to event "
+        f"{report.verified_to}."
+    )
+
+
+@audit_cli.command("checkpoint")
+def checkpoint_audit() -> None:
+    """Verify the log since the last checkpoint and record its head; print it (SEQ:MAC) to keep
+    outside the database, for `audit verify --from-checkpoint SEQ:MAC`."""
+    report = audit.checkpoint()
+    if not report.intact:
+        fail(f"Audit log broken at event {report.first_broken_id}: {report.problem}.")
+    if not report.verified_to:
+        fail("The audit log is empty: there is no event to anchor.")
+    click.echo(f"audit checkpoint: {report.verified_to}:{report.verified_hash}")
 
 
 @secrets_cli.command("rotate")
@@ -218,7 +248,7 @@ def reconcile_attempts() -> None:
 )
 def purge_attempts(days: int) -> None:
     """Delete old attempts (audited); unresolved ones of the last 30 days are always kept."""
-    count = sending.purge_older_than(days, CLI_ACTOR)
+    count = retention.purge_older_than(days, CLI_ACTOR)
     click.echo(f"Deleted {count} attempt{'s' if count != 1 else ''} older than {days} days.")
 
 

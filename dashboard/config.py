@@ -29,6 +29,8 @@ REQUIRED_IN_PRODUCTION = (
     "TRUSTED_HOSTS",
 )
 GENERATED_SECRETS_FILE = "generated-secrets.json"
+#: A key's id is stored beside what it encrypted or MACed (``audit_events.key_id``: 32).
+KEY_ID_LENGTH = 32
 #: The secrets development generates into the instance folder when they are not set.
 GENERATED = ("SECRET_KEY", "ENCRYPTION_KEYS", "AUDIT_KEY")
 
@@ -163,9 +165,10 @@ def parse_encryption_keys(value: str, setting: str = "ENCRYPTION_KEYS") -> list[
     keys: list[tuple[str, bytes]] = []
     for item in str(value).split(","):
         key_id, sep, encoded = item.strip().partition(":")
-        if not sep or not key_id or not key_id.isalnum():
+        if not sep or not key_id or not key_id.isalnum() or len(key_id) > KEY_ID_LENGTH:
             raise SettingsError(
-                f"{name} must be comma-separated 'id:base64key' items with alphanumeric ids."
+                f"{name} must be comma-separated 'id:base64key' items with alphanumeric ids"
+                f" of at most {KEY_ID_LENGTH} characters."
             )
         try:
             key = base64.b64decode(encoded, validate=True)

@@ -128,6 +128,8 @@ class Attempt(db.Model):  # type: ignore[name-defined]
         # Limits: sends to one number, and by one user, in a window.
         Index("ix_attempts_phone_e164_created_at", "phone_e164", "created_at"),
         Index("ix_attempts_user_id_created_at", "user_id", "created_at"),
+        # Resends of an attempt (its page), and the foreign key check of every purged row.
+        Index("ix_attempts_resend_of_id", "resend_of_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -178,8 +180,11 @@ class Attempt(db.Model):  # type: ignore[name-defined]
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]
-    """Append-only (database triggers refuse UPDATE and DELETE) and hash-chained, so an
-    edited or deleted row is detectable."""
+    """Append-only (database triggers refuse UPDATE, DELETE and, on PostgreSQL, TRUNCATE) and
+    chained: ``hash`` is an HMAC, under the audit key named by ``key_id``, of the event's id,
+    its content and the previous event's ``hash`` (services.audit), so whoever can write the
+    table but lacks the key cannot edit, delete or insert a row unnoticed. Rows from before the
+    keyed chain have no ``key_id``; their ``hash`` is a plain SHA-256."""
 
     __tablename__ = "audit_events"
     __table_args__ = (
@@ -196,8 +201,47 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     target: Mapped[str] = mapped_column(String(254), default="")
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     ip: Mapped[str | None] = mapped_column(String(45))
+    # Identical refusals counted (AuditRepeat) since the previous event of the same kind, which
+    # this event brings into the chain.
+    repeats_before: Mapped[int | None] = mapped_column(Integer)
+    key_id: Mapped[str | None] = mapped_column(String(32))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditCheckpoint(db.Model):  # type: ignore[name-defined]
+    """The chain was verified up to event ``event_id``, whose MAC was ``event_hash``, at
+    ``created_at``. Verification starts from the newest one instead of the first event, and
+    a checkpoint past the last event, or one whose event's MAC differs, shows that rows were
+    deleted or replaced. Each row is MACed itself (``hash``), so none can be forged without
+    the audit key; append-only like the log. No foreign key: a checkpoint must outlive the
+    rows it vouches for."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    event_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(16))  # "command", "page", "verify"
+    key_id: Mapped[str] = mapped_column(String(32))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRepeat(db.Model):  # type: ignore[name-defined]
+    """Identical refusals (same action, target and address) within a window after event
+    ``event_id``, counted here instead of each being an event: anonymous requests cannot grow
+    the log faster than one event per window. The next event of the same ``key`` after the
+    window carries the count into the chain (``AuditEvent.repeats_before``). Not chained, so
+    rows are updated in place."""
+
+    __tablename__ = "audit_repeats"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(String(64), index=True)  # a digest of what repeats
+    window_ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ProviderAccount(db.Model):  # type: ignore[name-defined]

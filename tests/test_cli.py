@@ -151,6 +151,25 @@ def test_audit_verify(app, make_user):
     assert result.exit_code == 0 and "1 events checked" in result.output
 
 
+def test_audit_checkpoint_prints_the_head_and_verify_starts_from_it(app, make_user):
+    runner = app.test_cli_runner()
+    empty = runner.invoke(args=["audit", "checkpoint"])
+    assert empty.exit_code != 0 and "empty" in empty.output
+    for n in range(3):
+        make_user(f"user{n}@example.com", "support")
+    result = runner.invoke(args=["audit", "checkpoint"])
+    assert result.exit_code == 0
+    mac = query_scalar(app, "SELECT hash FROM audit_events WHERE id = 3")
+    assert result.output == f"audit checkpoint: 3:{mac}\n"
+    assert query_scalar(app, "SELECT count(*) FROM audit_checkpoints") == 1
+    again = runner.invoke(args=["audit", "verify", "--from-checkpoint", f"3:{mac}"])
+    assert again.exit_code == 0 and "1 events checked from event 3" in again.output
+    wrong = runner.invoke(args=["audit", "verify", "--from-checkpoint", f"2:{mac}"])
+    assert wrong.exit_code != 0 and "event 2's MAC differs from the checkpoint" in wrong.output
+    garbled = runner.invoke(args=["audit", "verify", "--from-checkpoint", "3"])
+    assert garbled.exit_code != 0 and "SEQ:MAC" in garbled.output
+
+
 def test_flask_db_upgrade_builds_the_schema_and_the_web_app_leaves_alembic_out(tmp_path):
     """The schema comes from ``flask db upgrade``; the web server's app, built with
     ``migrations=False``, serves without importing Alembic (11 MiB per worker)."""

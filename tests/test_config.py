@@ -163,6 +163,7 @@ def test_environment_variables_are_read_with_their_prefix():
         ("ENCRYPTION_KEYS", "k1:" + "QUJD", "32 bytes"),
         ("ENCRYPTION_KEYS", f"{KEYS},{KEYS}", "appears twice"),
         ("AUDIT_KEY", "k1:QUJD", "DASHBOARD_AUDIT_KEY: key 'k1' must be 32 bytes"),
+        ("AUDIT_KEY", "a" * 33 + KEYS[2:], "ids of at most 32 characters"),
         ("METRICS_TOKEN", "short", "at least 32 characters"),
         ("SECRET_KEY", "short", "at least 32"),
         ("DATABASE_URL", "mysql://x", "sqlite:// or postgresql://"),

@@ -4,8 +4,8 @@ A purge is many short write transactions rather than one long one. Each batch ho
 database's write lock (SQLite's only one) for a fraction of a second, so sends, checks and
 sign-ins go on meanwhile instead of waiting past SQLite's busy timeout; and none of them holds
 the audit chain's lock, which every audited action needs: the purge is audited once, at the
-end, with what it deleted. The ids of each batch are found in a read transaction of their own,
-outside the write lock. Figures in docs/performance.md.
+end, with what it deleted, and then checkpoints the chain. The ids of each batch are found in
+a read transaction of their own, outside the write lock. Figures in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ def purge_older_than(days: int, actor: audit.Actor) -> int:
             older_than_days=days,
             before=cutoff.isoformat(),
         )
+    # An anchor of the chain's head after each purge, in the log (outside the database).
+    audit.checkpoint(source="purge")
     log.info(
         "attempts.purged",
         extra={"deleted": deleted, "batches": batches, "longest_batch_ms": round(longest * 1000)},

@@ -4,6 +4,11 @@ current password asked for by the password change goes through the same checks.
 Both steps answer the same for an unknown email, a wrong password and a locked account that
 does not exist, so the answers reveal nothing about which accounts exist. That a one-time
 password expired is said only once it was typed right.
+
+Anyone can send sign-ins, so their refusals must not grow the audit log at will: refusals of
+emails no account has, from one address, and refusals while an account is locked, are
+counted on one event per window (audit.record_refusal); the throttle bounds the failures on a
+real account.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from . import audit, throttling, two_step
 from .users import find_by_email, normalise_email, password_expired
 
 log = logging.getLogger(__name__)
+
+UNKNOWN_ACCOUNT = "unknown account"
 
 
 @dataclass(frozen=True)
@@ -94,18 +101,32 @@ def check_current_password(user: User, password: str, address: str | None) -> Ou
 def _refused_locked(email: str, *, known: bool, step: str) -> None:
     with write_transaction(audit.CHAIN_LOCK):
         who = _who(email, known=known)
-        audit.record("auth.refused_locked", who, target=who, step=step)
+        audit.record_refusal(
+            "auth.refused_locked", who, target=who, same_as=_same_as(known), step=step
+        )
 
 
 def _failed(email: str, address: str | None, *, step: str, known: bool) -> Outcome:
     lock = throttling.record_failure(email, address)
     who = _who(email, known=known)
-    audit.record("auth.failure", who, target=who, step=step)
+    if known:
+        audit.record("auth.failure", who, target=who, step=step)
+    else:
+        audit.record_refusal("auth.failure", who, target=who, same_as=_same_as(known), step=step)
     log.warning("auth.failure", extra={"email": who, "ip": address, "step": step})
     if lock is not None:
-        audit.record("auth.lock", who, target=who, until=lock.isoformat())
+        if known:
+            audit.record("auth.lock", who, target=who, until=lock.isoformat())
+        else:
+            audit.record_refusal("auth.lock", who, target=who, same_as=_same_as(known))
         log.warning("auth.lock", extra={"email": who, "ip": address, "until": lock})
     return Outcome(locked_until=lock)
+
+
+def _same_as(known: bool) -> str | None:
+    """What makes refusals identical: the account, or for emails no account has, any of them
+    (an address trying a new email each time would otherwise add an event each time)."""
+    return None if known else UNKNOWN_ACCOUNT
 
 
 def _who(email: str, *, known: bool) -> str:
@@ -114,7 +135,7 @@ def _who(email: str, *, known: bool) -> str:
     typed into the wrong field)."""
     if known:
         return email
-    return f"unknown account {throttling.digest(email)[:16]}"
+    return f"{UNKNOWN_ACCOUNT} {throttling.digest(email)[:16]}"
 
 
 def _lock_key(email: str) -> str:

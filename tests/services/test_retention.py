@@ -23,23 +23,6 @@ from dashboard.services.users import find_by_email
 OLD = 200_000
 
 
-@pytest.fixture
-def resend_index(app):
-    """The index on ``attempts.resend_of_id`` that the purge needs: without it, each deleted
-    attempt makes both databases scan the whole table for resends pointing at it (its foreign
-    key), 5,000 deletes among 400,000 attempts took 280 s on SQLite. Created here until a
-    migration adds it (issue 16); dropped after, for the other tests of the session."""
-    statement = "CREATE INDEX IF NOT EXISTS ix_attempts_resend_of_id ON attempts (resend_of_id)"
-    with app.app_context():
-        db.session.execute(text(statement))
-        db.session.commit()
-    yield
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(text("DROP INDEX IF EXISTS ix_attempts_resend_of_id"))
-            db.session.commit()
-
-
 class Measured(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
@@ -50,7 +33,7 @@ class Measured(logging.Handler):
 
 
 def test_a_purge_in_batches_deletes_exactly_the_old_while_sends_and_sign_ins_go_on(
-    app, support, sandbox, simulator, resend_index
+    app, support, sandbox, simulator
 ):
     set_limits(app, per_user_per_hour=1000, per_user_per_day=1000)
     with app.app_context():
@@ -123,6 +106,10 @@ def test_a_purge_in_batches_deletes_exactly_the_old_while_sends_and_sign_ins_go_
     assert query_scalar(app, unlinked, id=recent[10]) is None
     purges = "SELECT target FROM audit_events WHERE action = 'attempts.purge'"
     assert query_scalar(app, purges) == f"{OLD + 2} attempts"
+    # ... and anchored the chain's head after it (LG-7).
+    anchored = "SELECT max(event_id) FROM audit_checkpoints WHERE source = 'purge'"
+    purge_event = "SELECT id FROM audit_events WHERE action = 'attempts.purge'"
+    assert query_scalar(app, anchored) >= query_scalar(app, purge_event)
 
     (done,) = [r for r in measured.records if r.getMessage() == "attempts.purged"]
     longest = done.__dict__["longest_batch_ms"]
