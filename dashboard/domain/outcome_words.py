@@ -110,6 +110,9 @@ DASHBOARD = {
     "CONFIGURATION_ERROR": Explanation(
         "The stored RevenueMonster credentials could not be read.", CHECK_SETUP
     ),
+    "DATABASE_ERROR": Explanation(
+        "The dashboard's database failed before RevenueMonster was called.", NOTHING_SENT_RETRY
+    ),
     "CONNECTION_REFUSED": Explanation("RevenueMonster could not be reached.", NOTHING_SENT_RETRY),
     "CONNECT_TIMEOUT": Explanation(
         "RevenueMonster did not answer the connection.", NOTHING_SENT_RETRY
@@ -179,6 +182,12 @@ def explain(code: str | None, status: str) -> Explanation:
         return DASHBOARD[code]
     if code and code.startswith("HTTP_5"):
         return Explanation("RevenueMonster had a server error.", MAYBE_SENT)
+    if code and code.startswith("HTTP_3"):
+        return Explanation(
+            "RevenueMonster's address answered the SMS request with a redirect, which is not "
+            "followed: the configured URL may be wrong. Tell an admin.",
+            MAYBE_SENT,
+        )
     if status == Status.UNKNOWN:
         return Explanation("No valid answer came back: the SMS may have been sent.", MAYBE_SENT)
     if status == Status.REJECTED:
@@ -188,3 +197,20 @@ def explain(code: str | None, status: str) -> Explanation:
     if status == Status.PENDING:
         return Explanation("The request to RevenueMonster is still in progress.", "Wait a moment.")
     return Explanation("The outcome is not recorded yet.", "Reload the page in a moment.")
+
+
+#: When the provider answered but the dashboard's database refused to record the answer, even
+#: after a few tries: the page says what RevenueMonster said, and what the record will say.
+UNRECORDED = Explanation(
+    "The dashboard could not record this answer: its database refused the write. The "
+    "attempt's record says Pending for now, then Unknown once interrupted sends are "
+    "reconciled (within a few minutes of the send); it will not show this answer.",
+    "Rely on what this page says about this send, not on the history. If it happens again, "
+    "tell whoever runs the dashboard.",
+)
+
+#: When the attempt could not even be recorded (the database busy or unreachable).
+DATABASE_BUSY = (
+    "The dashboard's database is busy or unreachable, so nothing was recorded and nothing "
+    "was sent. Try again in a moment."
+)

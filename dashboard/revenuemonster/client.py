@@ -9,7 +9,8 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import requests
 
@@ -23,7 +24,7 @@ from .outcomes import (
     TokenError,
     Unknown,
 )
-from .replies import failure
+from .replies import failure, sms_failure
 from .signing import canonical_json, new_nonce, sign, timestamp_now
 from .tokens import Token, TokenStore, parse_token
 from .transport import Reply, new_session, post_once
@@ -88,7 +89,7 @@ class RevenueMonsterClient:
         Raises ``TokenError`` (outcome NotSent, Rejected or Unknown) on any failure.
         """
         credentials = self._require_credentials()
-        with self._token_lock:
+        with self._token_lock, _store_failures():
             token = self._grant({"grantType": "client_credentials"}, credentials)
             self._token_store.save(token)
             return token
@@ -97,26 +98,42 @@ class RevenueMonsterClient:
         """Return a token valid for at least 60 s: the stored one, a refreshed one (refresh-token
         grant), or a new one (client credentials, also after a rejected refresh).
 
-        Raises ``TokenError`` on failure.
+        Raises ``TokenError`` on failure; whatever the token store raises becomes a NotSent
+        TOKEN_UNAVAILABLE, since no SMS request is made without a token.
         """
         credentials = self._require_credentials()
-        with self._token_lock:
+        with self._token_lock, _store_failures():
             stored = self._token_store.load()
             if stored is not None and stored.fresh(self._clock()):
                 return stored
-            # One renewal at a time across every client sharing the store; whoever waited
-            # looks again first, and most often finds the token another one just renewed.
-            with self._token_store.renewal():
-                now = self._clock()
-                stored = self._token_store.load()
-                if stored is not None and stored.fresh(now):
-                    return stored
-                if stored is not None and stored.refresh_token and stored.refreshable(now):
-                    refreshed = self._refresh(stored.refresh_token, credentials)
-                    if refreshed is not None:
-                        self._token_store.save(refreshed)
-                        return refreshed
-                return self.fetch_token()
+            return self._renew(credentials, refused=None)
+
+    def _renew(self, credentials: Credentials, refused: Token | None) -> Token:
+        """Renew the token (or the ``refused`` one) holding the store's renewal lease, so that
+        every client sharing the store renews it once between them: whoever takes the lease
+        looks at the store again first, and most often finds the token another one just
+        renewed. A client that waited in vain until its send's deadline renews nothing."""
+        with self._token_store.renewal(self._send_deadline) as held:
+            now = self._clock()
+            stored = self._token_store.load()
+            if stored is not None and stored.fresh(now) and not _same(stored, refused):
+                return stored
+            if not held:
+                raise TokenError(
+                    NotSent(
+                        "TOKEN_UNAVAILABLE",
+                        "Another worker was renewing the access token and had not finished "
+                        "within the send's time budget. Nothing was sent.",
+                    )
+                )
+            if _same(stored, refused):
+                self._token_store.save(None)  # refused: not to be used again, whatever follows
+            elif stored is not None and stored.refresh_token and stored.refreshable(now):
+                refreshed = self._refresh(stored.refresh_token, credentials)
+                if refreshed is not None:
+                    self._token_store.save(refreshed)
+                    return refreshed
+            return self.fetch_token()
 
     def _refresh(self, refresh_token: str, credentials: Credentials) -> Token | None:
         """Return a refreshed token, or None when RM rejected the refresh token."""
@@ -183,7 +200,8 @@ class RevenueMonsterClient:
             self._send_deadline = None
 
     def _send_sms(self, country_code: str, phone_number: str, message: str) -> SmsOutcome:
-        assert self._credentials is not None
+        if self._credentials is None:
+            raise RuntimeError("_send_sms() before the credentials were set")
         body = {
             "countryCode": country_code,
             "message": message,
@@ -205,11 +223,9 @@ class RevenueMonsterClient:
         return _log_outcome(outcome)
 
     def _renew_after_refusal(self, refused: Token) -> Token:
-        with self._token_lock:
-            current = self._token_store.load()
-            if current is not None and current.access_token == refused.access_token:
-                self._token_store.save(None)
-            return self.access_token()
+        credentials = self._require_credentials()
+        with self._token_lock, _store_failures():
+            return self._renew(credentials, refused=refused)
 
     def _post_sms(self, credentials: Credentials, token: Token, body: dict[str, str]) -> SmsOutcome:
         url = self._endpoints.sms_url
@@ -236,7 +252,7 @@ class RevenueMonsterClient:
         payload = reply.payload
         if reply.status == 200 and isinstance(payload, dict) and payload.get("code") == "SUCCESS":
             return Accepted(http_status=200)
-        return failure(reply, "The RevenueMonster SMS endpoint")
+        return sms_failure(reply)
 
     # -- HTTP ----------------------------------------------------------------------------
 
@@ -250,6 +266,29 @@ class RevenueMonsterClient:
             read_timeout=self._read_timeout,
             send_deadline=self._send_deadline,
         )
+
+
+@contextmanager
+def _store_failures() -> Iterator[None]:
+    """Whatever the token store raises (its database locked or gone, say), no SMS request was
+    made: the send failed, it did not maybe-send."""
+    try:
+        yield
+    except TokenError:
+        raise
+    except Exception as exc:
+        logger.warning("The token store failed: %s", type(exc).__name__, exc_info=True)
+        raise TokenError(
+            NotSent(
+                "TOKEN_UNAVAILABLE",
+                f"The access token could not be read or kept ({type(exc).__name__} in the "
+                "token store). Nothing was sent.",
+            )
+        ) from exc
+
+
+def _same(token: Token | None, other: Token | None) -> bool:
+    return token is not None and other is not None and token.access_token == other.access_token
 
 
 def _token_refused(outcome: SmsOutcome) -> bool:

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-TOKEN_PATH = "/v1/token"  # noqa: S105 (a URL path, not a secret)
+TOKEN_PATH = "/v1/token"  # noqa: S105  # nosec B105 # a URL path, not a secret
 SMS_PATH = "/v3/sms"
 
 

@@ -19,7 +19,8 @@ NOT_SENT_CODES = frozenset(
         "DEADLINE_EXCEEDED",
     }
 )
-# Our own codes for Unknown (plus "HTTP_5xx" with the real number, e.g. "HTTP_502").
+# Our own codes for Unknown (plus "HTTP_5xx" with the real number, e.g. "HTTP_502", and
+# "HTTP_3xx" for a redirect of the SMS request, which reached a server).
 UNKNOWN_CODES = frozenset(
     {
         "READ_TIMEOUT",
@@ -55,7 +56,8 @@ class Rejected:
 @dataclass(frozen=True)
 class NotSent:
     """The SMS request never reached RevenueMonster's API: nothing was sent. ``code`` is one of
-    ``NOT_SENT_CODES``; ``http_status`` is set only for a redirect, which is never followed."""
+    ``NOT_SENT_CODES``; ``http_status`` is set only for a redirect of a token request, which
+    is never followed."""
 
     status: ClassVar[str] = "failed"
     code: str

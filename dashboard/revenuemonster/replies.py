@@ -22,8 +22,24 @@ def _error_envelope(payload: Any) -> tuple[str, str] | None:
     return code, (message if isinstance(message, str) and message else code)
 
 
+def sms_failure(reply: Reply) -> Rejected | NotSent | Unknown:
+    """Classify an answer of the SMS endpoint that is not a success. A redirect is never
+    followed (that could send twice), yet the request did reach a server, which may have
+    acted on it before redirecting: unknown, not "not sent"."""
+    who = "The RevenueMonster SMS endpoint"
+    if 300 <= reply.status < 400:
+        return Unknown(
+            f"HTTP_{reply.status}",
+            f"{who} answered a redirect (HTTP {reply.status}), which is not followed; the "
+            "request reached a server and may have been processed. Check the configured URL.",
+            reply.status,
+        )
+    return failure(reply, who)
+
+
 def failure(reply: Reply, who: str) -> Rejected | NotSent | Unknown:
-    """Classify an answer that is not a success."""
+    """Classify an answer that is not a success; a redirect of a request that sends nothing
+    (the token endpoint's) means nothing was sent."""
     status = reply.status
     if 300 <= status < 400:  # a redirect is not processing; following it could send twice
         return NotSent(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import threading
-from contextlib import AbstractContextManager
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeGuard, runtime_checkable
 
@@ -42,9 +44,13 @@ class TokenStore(Protocol):
     def save(self, token: Token | None) -> None:
         """Store ``token``; None clears the store."""
 
-    def renewal(self) -> AbstractContextManager[object]:
+    def renewal(self, deadline: float | None = None) -> AbstractContextManager[bool]:
         """Held while a client renews the token, so that clients sharing the store renew it
-        once between them (a lock across processes where the store is shared across them)."""
+        once between them (a lock across processes where the store is shared across them).
+
+        Waits for another holder until ``deadline`` (a ``time.monotonic()`` value; None: the
+        store's own limit) and gives True, or False when the wait ran out: then another client
+        is renewing, and this one must renew nothing (it may find the token renewed)."""
 
 
 class MemoryTokenStore:
@@ -55,8 +61,18 @@ class MemoryTokenStore:
         self._lock = threading.Lock()
         self._renewal = threading.Lock()
 
-    def renewal(self) -> AbstractContextManager[object]:
-        return self._renewal
+    #: How long a renewal waits for another when the client gives no deadline.
+    WAIT_SECONDS = 15.0
+
+    @contextmanager
+    def renewal(self, deadline: float | None = None) -> Iterator[bool]:
+        wait = self.WAIT_SECONDS if deadline is None else deadline - time.monotonic()
+        held = self._renewal.acquire(timeout=max(wait, 0.0))
+        try:
+            yield held
+        finally:
+            if held:
+                self._renewal.release()
 
     def load(self) -> Token | None:
         with self._lock:

@@ -5,22 +5,27 @@ request. The RevenueMonster client sees it only as a token store."""
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
 
+from .. import metrics
 from ..database import end_read_transaction, write_transaction
 from ..encryption import DecryptionError, secret_box
 from ..extensions import db
 from ..models import ProviderAccount, ProviderToken, utcnow
-from ..revenuemonster import Token
+from ..revenuemonster import Token, TokenError
 
 log = logging.getLogger(__name__)
 #: How long one worker may hold the right to renew the shared token before others take over.
 TOKEN_LEASE = timedelta(seconds=15)
+#: How often a worker waiting for the lease tries to take it.
+LEASE_POLL_SECONDS = 0.05
 
 
 class DatabaseTokenStore:
@@ -93,20 +98,36 @@ class DatabaseTokenStore:
                 else None
             )
             row.updated_at = utcnow()
+        # A token to keep is one RevenueMonster just issued (client credentials or refresh).
+        metrics.token_requested(self.environment, "success")
 
     @contextmanager
-    def renewal(self) -> Iterator[None]:
-        """Hold the right to renew the token: wait while another worker (in any process) holds
-        it, then take it. A holder that died loses it after TOKEN_LEASE."""
+    def renewal(self, deadline: float | None = None) -> Iterator[bool]:
+        """Hold the right to renew the token, as its owner: wait while another worker (in any
+        process) holds it, until ``deadline`` (monotonic; the client's send budget) or at most
+        TOKEN_LEASE, then give whether it was taken. A holder that died or overran loses it
+        after TOKEN_LEASE; its late release then leaves the next owner's lease alone."""
+        owner = secrets.token_hex(16)
         give_up = time.monotonic() + TOKEN_LEASE.total_seconds()
-        while not self._take_lease() and time.monotonic() < give_up:
-            time.sleep(0.05)
+        if deadline is not None:
+            give_up = min(give_up, deadline)
+        held = self._take_lease(owner)
+        while not held and (left := give_up - time.monotonic()) > 0:
+            time.sleep(min(LEASE_POLL_SECONDS, left))
+            held = self._take_lease(owner)
         try:
-            yield
+            yield held
+        except TokenError as error:
+            # A token request failed (TOKEN_UNAVAILABLE is the store's or the lease's failure:
+            # no request was made).
+            if held and error.outcome.code != "TOKEN_UNAVAILABLE":
+                metrics.token_requested(self.environment, error.outcome.status)
+            raise
         finally:
-            self._set_lease(None)
+            if held:
+                self._release_lease(owner)
 
-    def _take_lease(self) -> bool:
+    def _take_lease(self, owner: str) -> bool:
         now = utcnow()
         with write_transaction(f"provider_token:{self.environment}"):
             taken = db.session.execute(
@@ -116,16 +137,28 @@ class DatabaseTokenStore:
                     (ProviderAccount.token_lease_until.is_(None))
                     | (ProviderAccount.token_lease_until < now),
                 )
-                .values(token_lease_until=now + TOKEN_LEASE)
+                .values(token_lease_until=now + TOKEN_LEASE, token_lease_owner=owner)
             )
         return bool(taken.rowcount)  # type: ignore[attr-defined]
 
-    def _set_lease(self, until: datetime | None) -> None:
-        with write_transaction(f"provider_token:{self.environment}"):
-            db.session.execute(
-                update(ProviderAccount)
-                .where(ProviderAccount.environment == self.environment)
-                .values(token_lease_until=until)
+    def _release_lease(self, owner: str) -> None:
+        """Clear the lease if it is still ``owner``'s. Best effort: a lease left behind
+        expires by itself, and the renewed token (or the error) matters more."""
+        try:
+            with write_transaction(f"provider_token:{self.environment}"):
+                db.session.execute(
+                    update(ProviderAccount)
+                    .where(
+                        ProviderAccount.environment == self.environment,
+                        ProviderAccount.token_lease_owner == owner,
+                    )
+                    .values(token_lease_until=None, token_lease_owner=None)
+                )
+        except SQLAlchemyError:
+            log.warning(
+                "provider_token.lease_not_released",
+                extra={"environment": self.environment},
+                exc_info=True,
             )
 
 

@@ -9,9 +9,11 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from .. import metrics
 from ..database import end_read_transaction, refresh_statistics, write_transaction
-from ..domain import codes, messages, statuses
+from ..domain import codes, messages, outcome_words, statuses
 from ..domain.phone_numbers import MobileNumber, parse_mobile_number
 from ..domain.statuses import Status
 from ..domain.text import has_visible_text
@@ -31,6 +33,26 @@ class SendError(ValueError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class DatabaseBusy(Exception):
+    """The attempt could not be recorded (the database locked or unreachable): nothing was
+    recorded and nothing was sent, so the same form may simply be sent again."""
+
+    def __init__(self) -> None:
+        super().__init__(outcome_words.DATABASE_BUSY)
+
+
+class OutcomeNotRecorded(Exception):
+    """RevenueMonster answered ``outcome`` but the answer could not be written, even after a
+    few tries: the attempt stays ``pending`` until reconciled into ``unknown``. Raised so that
+    the page can show the answer, which exists nowhere else (the log aside)."""
+
+    def __init__(self, public_id: str, environment: str, outcome: SmsOutcome) -> None:
+        super().__init__(f"the outcome of attempt {public_id} could not be recorded")
+        self.public_id = public_id
+        self.environment = environment
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,9 @@ def send_verification_code(user: User, request: SendRequest, *, client_ip: str |
     the provider is called, so concurrent sends cannot pass a cap and the attempt survives a
     timeout or a dying process. A send the limits refuse is recorded as ``blocked``. A repeated
     idempotency key returns the first attempt and sends nothing. Raises :class:`SendError` when
-    the input is wrong (then nothing is recorded).
+    the input is wrong and :class:`DatabaseBusy` when the attempt cannot be recorded (then
+    nothing is recorded or sent), :class:`OutcomeNotRecorded` when the provider's answer
+    cannot be.
 
     What goes is an approved template's text, or a checked edit of it, never the request's
     text as such (message_templates.wording_for_send, wording_for_resend); the attempt records
@@ -64,13 +88,31 @@ def send_verification_code(user: User, request: SendRequest, *, client_ip: str |
     """
     number, reason, wording = _validated(request)
     code = codes.generate_code()
-    attempt, created = _record_pending(user, request, number, reason, wording, code, client_ip)
+    try:
+        attempt, created = _record_pending(user, request, number, reason, wording, code, client_ip)
+    except OperationalError as error:
+        log.warning("sending.not_recorded", exc_info=True)
+        raise DatabaseBusy() from error
+    if created and attempt.status == Status.BLOCKED:
+        metrics.send_finished(attempt.environment, attempt.status, attempt.response_code, None)
     if not created or attempt.status == Status.BLOCKED:
         return attempt  # a replay of an earlier submit (never send twice), or refused
+    # Read now: the session forgets the row when its read transaction ends before the call.
+    attempt_id, public_id, environment = attempt.id, attempt.public_id, attempt.environment
     outcome, version, latency_ms = _call_provider(
-        attempt.environment, number, messages.render(wording.text, code)
+        environment, number, messages.render(wording.text, code)
     )
-    return _record_outcome(attempt.id, outcome, version, latency_ms)
+    # Counted as RevenueMonster answered, even if writing it down fails below.
+    metrics.send_finished(environment, outcome.status, outcome.code, latency_ms / 1000)
+    try:
+        return _record_outcome(attempt_id, outcome, version, latency_ms)
+    except OperationalError:
+        log.error(
+            "sending.outcome_not_recorded",
+            extra={"attempt": public_id, "status": outcome.status, "code": outcome.code},
+            exc_info=True,
+        )
+        raise OutcomeNotRecorded(public_id, environment, outcome) from None
 
 
 #: A pending attempt older than this lost its process mid-call (it can run for at most the send
@@ -272,14 +314,21 @@ def _call_provider(
     started = time.monotonic()
     try:
         client, version = provider_client.client_for(environment)
+        end_read_transaction()
+    except SQLAlchemyError:  # the database failed: nothing was sent
+        log.exception("sending.database_error")
+        outcome: SmsOutcome = NotSent(
+            "DATABASE_ERROR",
+            "The dashboard's database failed before RevenueMonster was called. Nothing was sent.",
+        )
+        return outcome, None, round((time.monotonic() - started) * 1000)
     except Exception:  # unreadable credentials (an encryption key removed...): nothing left
         log.exception("sending.configuration_error")
-        outcome: SmsOutcome = NotSent(
+        outcome = NotSent(
             "CONFIGURATION_ERROR",
             "The stored RevenueMonster credentials could not be read. Nothing was sent.",
         )
         return outcome, None, round((time.monotonic() - started) * 1000)
-    end_read_transaction()
     try:
         with client:
             outcome = client.send_sms(
@@ -297,12 +346,38 @@ def _call_provider(
     return outcome, version, round((time.monotonic() - started) * 1000)
 
 
+#: Pauses between the tries to record an outcome: a database that refuses a write for a moment
+#: (a restart, a lock) must not lose an answer that is known. Three tries, about a second.
+OUTCOME_RETRY_PAUSES = (0.25, 0.75)
+#: No try starts this long after the first: one that waited out SQLite's busy timeout (10 s)
+#: is not repeated, the worker's own timeout is near.
+OUTCOME_RETRY_WITHIN = 2.0
+
+
 def _record_outcome(
+    attempt_id: int, outcome: SmsOutcome, version: int | None, latency_ms: int
+) -> Attempt:
+    """Record the outcome, trying again briefly when the database refuses (OperationalError,
+    raised once the tries are spent)."""
+    first_try = time.monotonic()
+    for pause in OUTCOME_RETRY_PAUSES:
+        try:
+            return _write_outcome(attempt_id, outcome, version, latency_ms)
+        except OperationalError:
+            if time.monotonic() + pause - first_try > OUTCOME_RETRY_WITHIN:
+                raise
+            log.warning("sending.outcome_retry", extra={"attempt_id": attempt_id}, exc_info=True)
+            time.sleep(pause)
+    return _write_outcome(attempt_id, outcome, version, latency_ms)
+
+
+def _write_outcome(
     attempt_id: int, outcome: SmsOutcome, version: int | None, latency_ms: int
 ) -> Attempt:
     with write_transaction():
         attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
-        assert attempt is not None
+        if attempt is None:  # the purge keeps unresolved attempts: never expected
+            raise LookupError(f"attempt {attempt_id} is gone")
         now = utcnow()
         attempt.provider_version = version
         attempt.status = Status(outcome.status)

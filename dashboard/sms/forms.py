@@ -55,6 +55,8 @@ class SendCodeForm(FlaskForm):
     message = _message()
     idempotency_key = _form_key()
     submit = SubmitField("Send code")
+    #: Why the database could not record the send (nothing was sent), shown above the button.
+    busy: str | None = None
 
 
 class ResendForm(FlaskForm):
@@ -62,6 +64,7 @@ class ResendForm(FlaskForm):
     message = _message()
     idempotency_key = _form_key()
     submit = SubmitField("Resend code")
+    busy: str | None = None  # as SendCodeForm.busy
 
 
 class CheckCodeForm(FlaskForm):

@@ -5,13 +5,22 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ..domain import messages, outcome_words
 from ..domain.capabilities import Capability
 from ..domain.phone_numbers import InvalidPhoneNumber
+from ..domain.statuses import Status
 from ..security import requires
 from ..services import (
     code_checks,
@@ -22,6 +31,7 @@ from ..services import (
     runtime_settings,
     sending,
 )
+from ..templating import PRODUCT_NAME
 from . import bp
 from .forms import CheckCodeForm, ResendForm, RevealForm, SendCodeForm
 
@@ -44,12 +54,12 @@ def send() -> str | Response:
             template_id=form.template.data,
             idempotency_key=form.idempotency_key.data or "",
         )
-        attempt = _send(form, send_request)
-        if attempt is not None:
-            return redirect(url_for("sms.attempt", public_id=attempt.public_id))
+        sent = _send(form, send_request)
+        if sent is not None:
+            return sent
     if request.method == "GET" or not editing:  # show what would go, not what was posted
         form.message.data = (message_templates.find(form.template.data or "") or templates[0]).text
-    return render_template(
+    page = render_template(
         "sms/send.html",
         form=form,
         templates=templates,
@@ -57,6 +67,7 @@ def send() -> str | Response:
         limits=current_limits,
         environment=environments.active_environment(),
     )
+    return _busy(page) if form.busy else page
 
 
 @bp.route("/attempts/<public_id>")
@@ -108,16 +119,16 @@ def resend(public_id: str) -> str | Response:
         resend_of=original,
     )
     if form.validate_on_submit():
-        attempt = _send(form, send_request)
-        if attempt is not None:
-            return redirect(url_for("sms.attempt", public_id=attempt.public_id))
+        sent = _send(form, send_request)
+        if sent is not None:
+            return sent
     if request.method == "GET" or not editing:  # show what would go, not what was posted
         try:
             form.message.data = sending.wording_of(replace(send_request, template=None)).text
         except sending.SendError as error:  # said before the resender writes a reason
             form.message.data = messages.unmasked(original.message_masked)
             form.message.errors = [str(error)]
-    return render_template(
+    page = render_template(
         "sms/resend.html",
         form=form,
         original=original,
@@ -125,6 +136,7 @@ def resend(public_id: str) -> str | Response:
         number=history.number_for(original, current_user),
         explanation=outcome_words.explain(original.response_code, original.status),
     )
+    return _busy(page) if form.busy else page
 
 
 @bp.route("/check", methods=["GET", "POST"])
@@ -146,10 +158,15 @@ def check() -> str:
     return render_template("sms/check.html", form=form, result=result)
 
 
-def _send(form: SendCodeForm | ResendForm, send_request: sending.SendRequest):
-    """Send, or put the error on the field it concerns; return the attempt or None."""
+def _send(
+    form: SendCodeForm | ResendForm, send_request: sending.SendRequest
+) -> Response | str | None:
+    """Send and return where to go: the attempt's page, or a page with the provider's answer
+    when it could not be recorded. Return None with the error on the field it concerns, or
+    with ``form.busy`` set when the database could not record the attempt (nothing was sent:
+    the same form, key included, may go again)."""
     try:
-        return sending.send_verification_code(
+        attempt = sending.send_verification_code(
             current_user, send_request, client_ip=request.remote_addr
         )
     except sending.SendError as error:
@@ -158,6 +175,33 @@ def _send(form: SendCodeForm | ResendForm, send_request: sending.SendRequest):
         if error.field == "idempotency_key":
             form.idempotency_key.data = str(uuid.uuid4())  # corrected, it is a new send
         return None
+    except sending.DatabaseBusy as error:
+        form.busy = str(error)
+        return None
+    except sending.OutcomeNotRecorded as lost:
+        return _unrecorded_page(lost)
+    return redirect(url_for("sms.attempt", public_id=attempt.public_id))
+
+
+def _unrecorded_page(lost: sending.OutcomeNotRecorded) -> str:
+    """What RevenueMonster answered, since the attempt's record will not say it. Rendered
+    without the context processors, whose navigation reads the signed-in user again: the
+    database that refused the outcome may be gone altogether, and this page must still show."""
+    outcome = lost.outcome
+    return current_app.jinja_env.get_template("sms/unrecorded.html").render(
+        product_name=PRODUCT_NAME,
+        lost=lost,
+        outcome=outcome,
+        message=getattr(outcome, "message", None),
+        headline=outcome_words.HEADLINES[Status(outcome.status)],
+        explanation=outcome_words.explain(outcome.code, outcome.status),
+        unrecorded=outcome_words.UNRECORDED,
+    )
+
+
+def _busy(page: str) -> Response:
+    """The form again, with the database's refusal: 503, to be tried again shortly."""
+    return make_response(page, 503, {"Retry-After": "5"})
 
 
 def _attempt_or_404(public_id: str):

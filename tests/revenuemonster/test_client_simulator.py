@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import re
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import phonenumbers
 import pytest
@@ -20,6 +22,7 @@ from dashboard.revenuemonster import (
     Accepted,
     Credentials,
     Endpoints,
+    MemoryTokenStore,
     NotSent,
     Rejected,
     Simulator,
@@ -307,6 +310,104 @@ def test_no_request_starts_once_the_budget_is_spent(rm_sim, rm_account, make_cli
     assert counter.delta == (0, 0)
 
 
+def test_a_renewal_held_elsewhere_is_waited_for_within_the_budget_only(
+    rm_sim, rm_account, make_client
+):
+    """Another client renewing for longer than this send's budget: this one gives up at its
+    deadline, renews nothing and sends nothing."""
+    client = make_client(rm_account, total_timeout=0.8)
+    counter = Counter(rm_sim.simulator)
+    with rm_account.store.renewal() as held:
+        assert held
+        started = time.monotonic()
+        outcome = send(client)
+        waited = time.monotonic() - started
+    assert outcome.status == "failed" and outcome.code == "TOKEN_UNAVAILABLE"
+    assert 0.7 < waited < 1.5
+    assert counter.delta == (0, 0)
+
+
+def test_a_token_renewed_while_waiting_is_used(rm_sim, rm_account, make_client):
+    renewer, waiter = make_client(rm_account), make_client(rm_account, total_timeout=5.0)
+    counter = Counter(rm_sim.simulator)
+    with rm_account.store.renewal():
+        result: list[object] = []
+        thread = threading.Thread(target=lambda: result.append(send(waiter)))
+        thread.start()
+        time.sleep(0.2)  # the waiter found no token and waits for the renewal
+        rm_account.store.save(
+            renewer._grant(  # noqa: SLF001 (a renewal by hand, lease held)
+                {"grantType": "client_credentials"}, rm_account.credentials
+            )
+        )
+    thread.join(5)
+    assert result == [Accepted(http_status=200)]
+    assert counter.delta == (1, 1)
+
+
+class BrokenStore(MemoryTokenStore):
+    """A token store whose database fails (as SQLite's "database is locked" would)."""
+
+    def load(self) -> Token | None:
+        raise OSError("database is locked")
+
+
+def test_a_token_store_failure_is_not_sent_never_unknown(rm_sim, rm_account, make_client):
+    rm_account.store = BrokenStore()
+    counter = Counter(rm_sim.simulator)
+    outcome = send(make_client(rm_account))
+    assert isinstance(outcome, NotSent) and outcome.code == "TOKEN_UNAVAILABLE"
+    assert "token store" in outcome.message
+    assert counter.delta == (0, 0)
+
+
+def test_a_token_endpoint_redirect_is_not_sent(rm_account, make_client, canned_server):
+    """Unlike the SMS endpoint's: a token request sends nothing, wherever it went."""
+    server = canned_server(http("302 Found", b"", "Location: https://elsewhere.test/"))
+    client = make_client(rm_account, endpoints=Endpoints(server.url, rm_account.endpoints.api_url))
+    outcome = send(client)
+    assert (outcome.status, outcome.code, outcome.http_status) == (
+        "failed",
+        "UNEXPECTED_REDIRECT",
+        302,
+    )
+    assert server.requests == 1
+
+
+def test_threads_refused_at_once_renew_once(rm_sim, rm_account, make_client):
+    """Eight clients sharing a store, all refused (120000401) with the same token: one token
+    request between them, then each SMS goes with the renewed token."""
+    make_client(rm_account).fetch_token()
+    counter = Counter(rm_sim.simulator)
+    clients = [make_client(rm_account) for _ in range(8)]
+    barrier = threading.Barrier(8)
+
+    def go(client) -> object:
+        barrier.wait(5)
+        return send(client, phone_number="120000401")
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(go, clients))
+    assert outcomes == [Accepted(http_status=200)] * 8
+    assert counter.delta == (1, 16)
+
+
+def test_faults_make_any_number_flap_then_it_is_answered_as_usual(rm_sim, rm_account, make_client):
+    client = make_client(rm_account)
+    rm_sim.simulator.sms_faults.fail_next("500", "ok", "drop", "malformed")
+    outcomes = [send(client) for _ in range(5)]
+    assert [(o.status, o.code) for o in outcomes] == [
+        ("unknown", "HTTP_500"),
+        ("accepted", "SUCCESS"),
+        ("unknown", "CONNECTION_DROPPED"),
+        ("unknown", "MALFORMED_RESPONSE"),
+        ("accepted", "SUCCESS"),
+    ]
+    assert len(inbox_of(rm_sim, rm_account)) == 2
+    with pytest.raises(ValueError, match="unknown faults"):
+        rm_sim.simulator.sms_faults.fail_next("teapot")
+
+
 def test_refused_connection_is_not_sent(rm_account, make_client, closed_port):
     dead = f"http://127.0.0.1:{closed_port}"
     token_side = send(make_client(rm_account, endpoints=Endpoints(dead, dead)))
@@ -375,9 +476,10 @@ def http(status: str, body: bytes, *headers: str) -> bytes:
     ("answer", "status", "code", "http_status"),
     [
         (
+            # Not followed, yet the request reached a server, which may have acted on it.
             http("302 Found", b"", "Location: https://elsewhere.test/"),
-            "failed",
-            "UNEXPECTED_REDIRECT",
+            "unknown",
+            "HTTP_302",
             302,
         ),
         (http("404 Not Found", b"<html>nope</html>"), "unknown", "MALFORMED_RESPONSE", 404),

@@ -1,12 +1,15 @@
-"""The magic numbers that make the simulator misbehave on purpose, and the broken answers
-they get: an HTML 500 page, a body that is not JSON, a dropped connection."""
+"""The magic numbers that make the simulator misbehave on purpose, the broken answers they
+get (an HTML 500 page, a body that is not JSON, a dropped connection), and faults that make
+any number answer as one of them (a provider flapping)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import threading
+from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from werkzeug.wrappers import Response
 
@@ -35,7 +38,7 @@ MAGIC_500 = "120000500"
 MAGIC_SLOW = "120000408"
 MAGIC_MALFORMED = "120000502"
 MAGIC_DROP = "120000503"
-MAGIC_TOKEN_EXPIRED = "120000401"  # noqa: S105 (a phone number, not a secret)
+MAGIC_TOKEN_EXPIRED = "120000401"  # noqa: S105  # nosec B105 # a phone number, not a secret
 _MAGIC_ERROR_PREFIX = "1200001"
 
 MAGIC_NUMBERS: dict[str, str] = {
@@ -60,6 +63,39 @@ simulator misbehave on purpose. They are valid Malaysian mobile numbers (``+60 1
 etc.), so the dashboard's validation lets them through, and they act only after the token,
 timestamp, nonce, signature and body checks have passed. Every other number is accepted and
 its message lands in the inbox."""
+
+
+class SmsFaults:
+    """Faults the next valid SMS requests answer in turn, whatever their number, as a provider
+    flapping between failure and success would; the requests after them are answered as
+    usual. Each fault is answered as its magic number would be: ``"500"`` an HTML 500 page,
+    ``"slow"`` SUCCESS after ``slow_seconds`` (delivered, too late for the client), ``"drop"``
+    the connection closed unanswered, ``"malformed"`` 200 without JSON; ``"ok"`` as usual."""
+
+    NUMBERS: ClassVar[dict[str, str | None]] = {
+        "500": MAGIC_500,
+        "slow": MAGIC_SLOW,
+        "drop": MAGIC_DROP,
+        "malformed": MAGIC_MALFORMED,
+        "ok": None,
+    }
+
+    def __init__(self) -> None:
+        self._next: deque[str] = deque()
+        self._lock = threading.Lock()
+
+    def fail_next(self, *faults: str) -> None:
+        unknown = set(faults) - set(self.NUMBERS)
+        if unknown:
+            raise ValueError(f"unknown faults: {sorted(unknown)}")
+        with self._lock:
+            self._next.extend(faults)
+
+    def number_to_answer(self, number: str) -> str:
+        """The number whose answer a request for ``number`` gets."""
+        with self._lock:
+            fault = self._next.popleft() if self._next else "ok"
+        return self.NUMBERS[fault] or number
 
 
 def simulated_error(number: str) -> str | None:

@@ -37,8 +37,8 @@ ERROR_MESSAGES: dict[str, str] = {
     "INVALID_CLIENT": "Invalid client",
     "GRANT_TYPE_INVALID": "Invalid grant type",
     "INVALID_GRANT": "Invalid or expired refresh token",
-    "TOKEN_EXPIRED": "Invalid or expired token",
-    "TOKEN_INVALID": "Unable to verify your credentials",
+    "TOKEN_EXPIRED": "Invalid or expired token",  # nosec B105 # an error message
+    "TOKEN_INVALID": "Unable to verify your credentials",  # nosec B105 # an error message
     "INVALID_TIMESTAMP": "Could not authenticate - Timestamp",
     "DUPLICATE_REQUEST": "Duplicate request: X-Nonce-Str was already used within 120 seconds",
     "INVALID_REQUEST_SIGNATURE": "The request signature is invalid",

@@ -26,6 +26,7 @@ from .magic import (
     MAGIC_MALFORMED,
     MAGIC_SLOW,
     MAGIC_TOKEN_EXPIRED,
+    SmsFaults,
     drop_connection,
     html_error_response,
     malformed_response,
@@ -105,6 +106,10 @@ class Simulator:
         self._token_requests = 0
         self._sms_requests = 0
         self._refresh_grants = 0
+        self.sms_faults = SmsFaults()  # a provider flapping: sms_faults.fail_next("500", "ok")
+        #: Called with the path of each request to ``/v1/token`` or ``/v3/sms`` as it arrives:
+        #: when a test makes the dashboard misbehave (its database locked mid-call, say).
+        self.on_request: Callable[[str], None] | None = None
 
     # -- public API ----------------------------------------------------------------------
 
@@ -186,6 +191,8 @@ class Simulator:
     def _token_endpoint(self, request: Request) -> WSGIApplication:
         with self._lock:
             self._token_requests += 1
+        if self.on_request is not None:
+            self.on_request(request.path)
         client = self._basic_client(request)
         body = json_body(request)
         grant = body.get("grantType") if isinstance(body, dict) else None
@@ -246,6 +253,8 @@ class Simulator:
     def _sms_endpoint(self, request: Request) -> WSGIApplication:
         with self._lock:
             self._sms_requests += 1
+        if self.on_request is not None:
+            self.on_request(request.path)
         signed = self._authenticate_sms(request)
         fields = validate_sms(signed.body)
         return self._deliver(request, signed, fields)
@@ -313,6 +322,7 @@ class Simulator:
         self, request: Request, signed: _SignedRequest, fields: dict[str, str]
     ) -> WSGIApplication:
         number = fields["phoneNumber"]
+        number = self.sms_faults.number_to_answer(number)
         if number == MAGIC_500:
             return html_error_response()
         if number == MAGIC_MALFORMED:
