@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, current_app, g, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from .extensions import db
@@ -25,6 +26,7 @@ EXPLANATIONS = {
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, csrf_error)
     app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(DBAPIError, database_error)
     app.register_error_handler(Exception, unexpected_error)
 
 
@@ -71,3 +73,32 @@ def unexpected_error(error: BaseException) -> tuple[str, int]:
         "If it happens again, give this reference to whoever runs the dashboard.",
         reference=reference,
     ), 500
+
+
+def database_error(error: DBAPIError) -> tuple[str, int]:
+    """The database is unreachable or refused the work (down, restarting, locked past the busy
+    timeout): a 503 that says to try again, not "something went wrong". Nothing here may read
+    the database: the page renders as for a visitor when the user cannot be loaded."""
+    if not error.connection_invalidated and not _unavailable(error):
+        return unexpected_error(error)
+    db.session.rollback()
+    # Flask-Login keeps the request's user in g._login_user; the visitor's user stands in, so
+    # that rendering the page does not try to load the signed-in one from the database again.
+    g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+    reference = current_request_id()
+    log.error("request.database_unavailable", exc_info=error, extra={"reference": reference})
+    return render_template(
+        "error.html",
+        code=503,
+        title="The database did not answer",
+        explanation="The dashboard could not reach its database, so this request was not "
+        "completed. Try again in a minute. If you were sending a code, look for it in History "
+        "first, so that it is not sent twice.",
+        reference=reference,
+    ), 503
+
+
+def _unavailable(error: DBAPIError) -> bool:
+    """An OperationalError is the database's state (connection lost, server shutting down,
+    SQLite busy), not a bug in a statement."""
+    return isinstance(error, OperationalError)
