@@ -12,27 +12,41 @@ DEMO_ENV := DASHBOARD_RM_SANDBOX_OAUTH_URL=http://127.0.0.1:$(SIMULATOR_PORT) \
 
 CHROMIUM ?= /usr/bin/chromium
 NGINX ?= /usr/sbin/nginx
+PROMTOOL ?= /usr/bin/promtool
+# The versions every install takes: a constraints file (what is installed comes from
+# pyproject.toml, at the versions pinned here). `make lock` writes it. No hashes: pip checks
+# hashes for every package once one has them, and the checkout installed with -e has none.
+LOCK := requirements.lock
 
-.PHONY: install install-dev browser nginx run test check screenshots bench clean
+.PHONY: install install-dev browser nginx promtool run test check lock screenshots bench clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@echo "Installing the dashboard into $(VENV)/ ..."
 	@$(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install -qq --upgrade pip
-	@$(BIN)/pip install -qq -e .
+	@$(BIN)/pip install -qq -c $(LOCK) --upgrade pip
+	@$(BIN)/pip install -qq -c $(LOCK) -e .
 	@touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	@echo "Installing the development tools into $(VENV)/ ..."
-	@$(BIN)/pip install -qq -e '.[dev]'
+	@$(BIN)/pip install -qq -c $(LOCK) -e '.[dev]'
 	@touch $@
+
+# Pin the newest versions pyproject.toml allows (the dev tools included), for Python 3.11 on
+# Linux as CI runs it; `make check` audits them (pip-audit). To bump a pin, run this again.
+lock: install-dev
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --upgrade --extra dev \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--output-file $(LOCK) pyproject.toml
 
 # Servers' output goes to instance/logs/; the terminal shows the addresses and, last, the
 # one-time passwords of the demo users.
 LOGS := instance/logs
+# The workers' counts for /metrics (set DASHBOARD_METRICS_TOKEN to read it), emptied each run.
+METRICS_DIR := instance/metrics
 # Succeeds when the URL answers with a success or a redirect.
 PROBE := $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)'
 # Succeeds when something listens on the port.
@@ -48,8 +62,10 @@ run: install
 		fi; \
 	done
 	@$(FLASK) db upgrade >$(LOGS)/db-upgrade.log 2>&1 || { cat $(LOGS)/db-upgrade.log; exit 1; }
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	@$(FLASK) simulator --port $(SIMULATOR_PORT) >$(LOGS)/simulator.log 2>&1 & sim=$$!; \
-	$(DEMO_ENV) $(BIN)/gunicorn --workers 2 --timeout 30 --bind 127.0.0.1:$(PORT) \
+	$(DEMO_ENV) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) \
+		$(BIN)/gunicorn --workers 2 --timeout 30 --bind 127.0.0.1:$(PORT) \
 		--access-logfile $(LOGS)/access.log --error-logfile $(LOGS)/dashboard.log \
 		'dashboard:create_app(migrations=False)' & web=$$!; \
 	trap 'kill $$sim $$web 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
@@ -90,16 +106,25 @@ browser:
 nginx:
 	$(call debian,$(NGINX),nginx,The deployment tests)
 
-test: install-dev browser nginx
+# The alert rules of docs/deploy/ are checked and unit-tested with promtool (Debian's
+# prometheus package).
+promtool:
+	$(call debian,$(PROMTOOL),prometheus,The alert rule tests)
+
+test: install-dev browser nginx promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# What CI checks before the tests: lint, formatting, types and the import rules of
-# docs/architecture.md.
+# What CI checks before the tests: lint, formatting, types, the import rules of
+# docs/architecture.md, then the supply chain: bandit on the code and pip-audit's PyPI advisories
+# for every locked version (.ci/audit-lock: pip-audit itself skips every pin on a mirror that
+# serves only the projects' pages, as ours does; a pin it cannot audit fails the check).
 check: install-dev
 	$(BIN)/ruff check dashboard tests benchmarks
 	$(BIN)/ruff format --check dashboard tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -r dashboard -q
+	$(BIN)/python .ci/audit-lock $(LOCK)
 
 # Refresh the README's screenshots from the browser journeys.
 screenshots: install-dev browser

@@ -49,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, migrations: bool
         register_migrations(app)
     routing.init_app(app)  # the converters, before the routes that use them
     register_blueprints(app)
+    register_readiness(app)
     register_templating(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -117,6 +118,13 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, sms_bp, history_bp, audit_bp, admin_bp):
         app.register_blueprint(blueprint)
+
+
+def register_readiness(app: Flask) -> None:
+    """/readyz compares the database with the migration scripts, read once here."""
+    from .services import readiness
+
+    readiness.init_app(app, bundled("migrations"))
 
 
 def register_templating(app: Flask) -> None:

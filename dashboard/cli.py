@@ -9,7 +9,7 @@ import secrets
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -51,7 +51,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(demo_command)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     raise click.ClickException(message)
 
 
@@ -81,7 +81,6 @@ def _user(email: str) -> User:
     user = users.find_by_email(email)
     if user is None:
         fail(f"No user has the email {email}.")
-    assert user is not None  # fail() raises
     return user
 
 

@@ -34,8 +34,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Files anyone may fetch: our own and Bootstrap's.
 STATIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
-#: Endpoints open without signing in; everything else needs a signed-in user.
-PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.second_step", "main.healthz"}) | STATIC_ENDPOINTS
+#: Endpoints open without signing in; everything else needs a signed-in user. The machines'
+#: endpoints (main.views) are among them: /metrics asks for a token of its own.
+PUBLIC_ENDPOINTS = (
+    frozenset({"auth.login", "auth.second_step", "main.healthz", "main.readyz", "main.metrics"})
+    | STATIC_ENDPOINTS
+)
 #: What a user who must first change a one-time password, or enrol in two-step, may reach.
 SETUP_ENDPOINTS = frozenset(
     {

@@ -3,7 +3,6 @@ RevenueMonster simulator over real HTTP, and signed-in clients."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,17 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import PASSWORD, base_config, enrol_two_step, migrate, sandbox_secret, sign_in
+from support import (
+    PASSWORD,
+    PG_ADMIN_URL,
+    REQUIRE_POSTGRES,
+    base_config,
+    enrol_two_step,
+    migrate,
+    postgres_available,
+    sandbox_secret,
+    sign_in,
+)
 
 from dashboard import create_app
 from dashboard.extensions import db
@@ -22,11 +31,6 @@ from dashboard.revenuemonster import keys
 from dashboard.revenuemonster.testing.serving import serve_in_thread
 from dashboard.revenuemonster.testing.simulator import Simulator
 from dashboard.services import provider_accounts, users
-
-PG_ADMIN_URL = os.environ.get(
-    "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("DASHBOARD_TEST_REQUIRE_POSTGRES") == "1"
 
 
 class SQLiteDatabase:
@@ -78,14 +82,6 @@ class PostgresDatabase:
     def close(self) -> None:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.dbname}" WITH (FORCE)')
-
-
-def postgres_available() -> str | None:
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return None
-    except psycopg.OperationalError as error:
-        return str(error).strip().splitlines()[0]
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

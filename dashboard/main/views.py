@@ -1,13 +1,19 @@
-"""Start page (by role) and ``/healthz`` for load balancers."""
+"""Start page (by role), and the endpoints for machines: ``/healthz`` (liveness),
+``/readyz`` (readiness) and ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
-from flask import g, jsonify, render_template
+import logging
+
+from flask import abort, current_app, g, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
+from .. import metrics as prometheus
 from ..domain import statuses
 from ..services import overview, readiness
 from . import bp
+
+log = logging.getLogger(__name__)
 
 
 @bp.route("/")
@@ -22,7 +28,36 @@ def index() -> str:
 
 @bp.route("/healthz")
 def healthz() -> tuple[Response, int]:
-    """200 when the database answers, 503 when it does not."""
-    if not readiness.database_answers():
-        return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok"), 200
+    """The process serves requests: no database work, so a slow or absent database never
+    gets a live worker restarted (/readyz is the question for that)."""
+    return jsonify(status="ok"), 200
+
+
+@bp.route("/readyz")
+def readyz() -> tuple[Response, int]:
+    """200 when the database answers with the schema this code expects; 503 naming what is
+    wrong, so a load balancer sends no traffic here and the operator knows where to look."""
+    state = readiness.check()
+    body = {"database": state.database, "migrations": state.migrations}
+    if not state.ready:
+        return jsonify(status="error", **body), 503
+    return jsonify(status="ok", **body), 200
+
+
+@bp.route("/metrics")
+def metrics() -> Response:
+    """The counters in Prometheus's text format, for the holder of DASHBOARD_METRICS_TOKEN
+    only; without that setting there is no such page."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token is None:
+        abort(404)
+    if not prometheus.bearer_matches(request.headers.get("Authorization"), token):
+        log.warning("metrics.unauthorized", extra={"ip": request.remote_addr})
+        return Response(
+            "A bearer token is needed to read the metrics.\n",
+            401,
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+            mimetype="text/plain",
+        )
+    body, content_type = prometheus.exposition()
+    return Response(body, content_type=content_type)

@@ -256,7 +256,8 @@ def _finished(started: AuditEvent) -> AuditEvent | None:
 
 def _manifest_of(started: AuditEvent | None, finished: AuditEvent | None) -> dict[str, Any]:
     described = finished or started
-    assert described is not None
+    if described is None:
+        raise ValueError("a manifest needs the export's started or finished event")
     details = finished.details if finished is not None else {}
     given = started.details if started is not None else details
     return {

@@ -51,7 +51,7 @@ def configure(
     check_environment(environment)
     client_id = client_id.strip() if client_id is not None else None
     client_secret = client_secret.strip() if client_secret is not None else None
-    if client_id == "" or client_secret == "":
+    if client_id == "" or client_secret == "":  # nosec B105 # an empty field, not a password
         raise ProviderError("The client ID and the client secret cannot be empty.")
     if client_id is not None and len(client_id) > 128:
         raise ProviderError("The client ID is too long (at most 128 characters).")
@@ -144,7 +144,8 @@ def decrypted_credentials(row: ProviderAccount) -> Credentials:
         if cached is not None and cached[0] == cache_key:
             return cached[1]
         box = secret_box()
-        assert row.private_key_encrypted is not None
+        if row.private_key_encrypted is None:
+            raise ProviderError("The private key is missing.")
         pem = box.decrypt(
             row.private_key_encrypted, slot=account_slot(row.environment, "private_key")
         )

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import metrics
 from ..database import write_transaction
 from ..domain.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from ..extensions import db
@@ -27,6 +28,8 @@ from .users import find_by_email, normalise_email, password_expired
 log = logging.getLogger(__name__)
 
 UNKNOWN_ACCOUNT = "unknown account"
+#: The steps rm_sms_sign_ins_total counts (a password change's check is not a sign-in).
+SIGN_IN_STEPS = ("password", "two_step")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ def check_password(email: str, password: str, address: str | None) -> Outcome:
     lock = throttling.locked_until(email, address)
     if lock is not None:
         _refused_locked(email, known=find_by_email(email) is not None, step="password")
+        metrics.sign_in("locked")
         return Outcome(locked_until=lock)
     user = find_by_email(email)
     if user is None:
@@ -59,6 +63,7 @@ def check_password(email: str, password: str, address: str | None) -> Outcome:
         if password_expired(user):
             audit.record("auth.refused_expired", user, target=user.email)
             log.warning("auth.refused_expired", extra={"user_id": user.id, "ip": address})
+            metrics.sign_in("expired")
             return Outcome(expired=True)
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
@@ -74,10 +79,12 @@ def check_second_step(user_id: int, code: str, address: str | None) -> Outcome:
         return Outcome()
     lock = throttling.locked_until(user.email, address)
     if lock is not None:
+        metrics.sign_in("locked")
         return Outcome(locked_until=lock)
     with write_transaction(audit.CHAIN_LOCK, _lock_key(user.email)):
         user = db.session.get(User, user_id, populate_existing=True)
-        assert user is not None
+        if user is None:
+            raise LookupError(f"user {user_id} is gone")
         if two_step.verify(user, code) is None:
             return _failed(user.email, address, step="two_step", known=True)
         _succeeded(user, address, step="two_step")
@@ -114,6 +121,8 @@ def _failed(email: str, address: str | None, *, step: str, known: bool) -> Outco
     else:
         audit.record_refusal("auth.failure", who, target=who, same_as=_same_as(known), step=step)
     log.warning("auth.failure", extra={"email": who, "ip": address, "step": step})
+    if step in SIGN_IN_STEPS:
+        metrics.sign_in("failure")
     if lock is not None:
         if known:
             audit.record("auth.lock", who, target=who, until=lock.isoformat())
@@ -148,3 +157,4 @@ def _succeeded(user: User, address: str | None, *, step: str) -> None:
     user.last_login_at = utcnow()
     audit.record("auth.success", user, target=user.email, step=step)
     log.info("auth.success", extra={"user_id": user.id, "step": step})
+    metrics.sign_in("success")

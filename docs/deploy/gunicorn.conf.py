@@ -31,3 +31,15 @@ errorlog = "-"
 
 # gunicorn's control socket (gunicorn 24 and later) is not needed by this service.
 control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """A worker ended (restarted, killed, timed out): with /metrics counted across workers
+    (PROMETHEUS_MULTIPROC_DIR, which the systemd unit sets), drop its live gauges. Its
+    counters stay: what it counted happened, and the totals must not go back."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

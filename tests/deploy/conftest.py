@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from deploying import ROOT, Installed, stop, wait_for
+from deploying import LOCK, ROOT, Installed, stop, wait_for
 
 
 @pytest.fixture(scope="session")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """``pip wheel`` of the checkout, installed with ``pip install`` into a new virtualenv."""
+    """``pip wheel`` of the checkout, installed with ``pip install`` into a new virtualenv at
+    the versions of requirements.lock, as ``make install`` takes them."""
     work = tmp_path_factory.mktemp("wheel")
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(work), str(ROOT)],
@@ -29,7 +30,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     venv = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     pip = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)],
+        [str(venv / "bin" / "pip"), "install", "--quiet", "-c", str(LOCK), str(wheel)],
         capture_output=True,
         text=True,
         timeout=600,

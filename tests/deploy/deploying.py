@@ -16,6 +16,8 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy"
+#: The versions (and hashes) every install takes.
+LOCK = ROOT / "requirements.lock"
 
 
 @dataclass

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 import requests
-from deploying import DEPLOY, ROOT, clean_environment, free_port, production_settings
+from deploying import DEPLOY, LOCK, ROOT, clean_environment, free_port, production_settings
 
 from dashboard.revenuemonster import keys
 
@@ -31,6 +31,28 @@ def test_the_wheel_ships_templates_static_files_and_migrations(installed):
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "docs/"))]
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite"))]
+
+
+def test_the_wheel_installs_the_locked_versions(installed):
+    def pins(lines):
+        found = {}
+        for line in lines:
+            name, equals, version = line.partition("==")
+            if equals and not line.startswith(("#", " ")):
+                found[re.sub(r"[-_.]+", "-", name.lower())] = version.strip()
+        return found
+
+    locked = pins(LOCK.read_text().splitlines())
+    frozen = subprocess.run(
+        [installed.bin("pip"), "freeze", "--exclude", "rm-sms-dashboard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    runtime = pins(frozen)
+    assert {"flask", "sqlalchemy", "prometheus-client", "cryptography"} <= set(runtime)
+    assert {name: locked.get(name) for name in runtime} == runtime
+    assert "pytest" not in runtime  # the dev tools are locked too, but not installed here
 
 
 def test_the_installed_wheel_runs_from_an_empty_directory(installed, serve_gunicorn, tmp_path):

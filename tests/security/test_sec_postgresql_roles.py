@@ -8,8 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PG_ADMIN_URL, postgres_available
-from support import PASSWORD, base_config, csrf_token, migrate
+from support import PASSWORD, PG_ADMIN_URL, base_config, csrf_token, migrate, postgres_available
 
 from dashboard import create_app
 from dashboard.extensions import db

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+import psycopg
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -15,6 +16,10 @@ from dashboard import create_app
 from dashboard.extensions import db
 
 PASSWORD = "correct horse battery staple"
+PG_ADMIN_URL = os.environ.get(
+    "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("DASHBOARD_TEST_REQUIRE_POSTGRES") == "1"
 ENCRYPTION_KEYS = "k1:" + base64.b64encode(b"k" * 32).decode()
 AUDIT_KEY = "a1:" + base64.b64encode(b"a" * 32).decode()
 SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
@@ -154,3 +159,12 @@ def routes(app, method: str):
     for rule in app.url_map.iter_rules():
         if method in rule.methods:
             yield rule.endpoint, example_url(rule)
+
+
+def postgres_available() -> str | None:
+    """None when the test PostgreSQL server answers, else why it does not."""
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as error:
+        return str(error).strip().splitlines()[0]

@@ -5,10 +5,13 @@ from __future__ import annotations
 from support import PASSWORD, csrf_token, query_scalar, sign_in
 
 
-def test_health_check_is_public_and_checks_the_database(client):
+def test_health_check_is_public_and_readiness_checks_the_database(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.json == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json == {"status": "ok", "database": "ok", "migrations": "ok"}
 
 
 def test_sign_in_and_out(app, client, make_user):
