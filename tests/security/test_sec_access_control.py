@@ -12,7 +12,15 @@ ALL = frozenset({"support", "auditor", "admin"})
 SENDERS = frozenset({"support", "admin"})
 ADMIN = frozenset({"admin"})
 READERS = frozenset({"auditor", "admin"})
-PUBLIC = {"auth.login", "auth.second_step", "main.healthz", "static", "bootstrap.static"}
+PUBLIC = {
+    "auth.login",
+    "auth.second_step",
+    "main.healthz",
+    "main.readyz",
+    "main.metrics",  # for machines, with a bearer token of its own (tests/test_metrics.py)
+    "static",
+    "bootstrap.static",
+}
 #: Who may use each endpoint: written here independently of the code, so a route added without
 #: a decision (or with the wrong one) fails the matrix.
 EXPECTED = {
