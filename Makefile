@@ -18,7 +18,8 @@ PROMTOOL ?= /usr/bin/promtool
 # hashes for every package once one has them, and the checkout installed with -e has none.
 LOCK := requirements.lock
 
-.PHONY: install install-dev browser nginx promtool run test check lock screenshots bench clean
+.PHONY: install install-dev browser nginx promtool run test check lock screenshots bench soak \
+	bench-export clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -140,6 +141,14 @@ bench: install-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y wrk; } || \
 		echo "wrk is missing (apt-get install wrk): a slower Python load generator is used."
 	$(BIN)/python benchmarks/history.py $(BENCH_ARGS)
+
+# A support day for 5 minutes: 30 agents, 2 % provider faults (README › Reliability).
+soak: install-dev
+	$(BIN)/python benchmarks/soak.py $(SOAK_ARGS)
+
+# 1 million attempts exported through gunicorn, against its 30 s worker timeout.
+bench-export: install-dev
+	$(BIN)/python benchmarks/export.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from .. import metrics
-from ..database import end_read_transaction, refresh_statistics, write_transaction
-from ..domain import codes, messages, outcome_words, statuses
+from ..database import end_read_transaction, write_transaction
+from ..domain import codes, messages, outcome_words
 from ..domain.phone_numbers import MobileNumber, parse_mobile_number
 from ..domain.statuses import Status
 from ..domain.text import has_visible_text
@@ -21,7 +21,7 @@ from ..encryption import derived_key
 from ..extensions import db
 from ..models import Attempt, User, utcnow
 from ..revenuemonster import NotSent, SmsOutcome, Unknown
-from . import audit, environments, history, limits, message_templates, provider_client
+from . import environments, history, limits, message_templates, provider_client
 
 log = logging.getLogger(__name__)
 MAX_REASON_LENGTH = 200
@@ -159,38 +159,6 @@ def reconcile_stale_attempts() -> int:
     count = result.rowcount or 0  # type: ignore[attr-defined]
     log.warning("sending.reconciled", extra={"attempts": count})
     return count
-
-
-#: Unresolved attempts (``pending``, ``unknown``) this recent are kept whatever the purge says:
-#: someone may still need to find out whether the SMS went.
-KEEP_UNRESOLVED = timedelta(days=30)
-
-
-def purge_older_than(days: int, actor: audit.Actor) -> int:
-    """Delete attempts created more than ``days`` days ago (audited); return how many."""
-    if days < 1:
-        raise ValueError("Keep at least one day of history.")
-    now = utcnow()
-    cutoff = now - timedelta(days=days)
-    unresolved = Attempt.status.in_(statuses.UNRESOLVED) & (
-        Attempt.created_at >= now - KEEP_UNRESOLVED
-    )
-    old = select(Attempt.id).where(Attempt.created_at < cutoff, ~unresolved)
-    with write_transaction(audit.CHAIN_LOCK):
-        # Resends point at what they repeat: unlink those about to lose their original.
-        db.session.execute(
-            update(Attempt).where(Attempt.resend_of_id.in_(old)).values(resend_of_id=None)
-        )
-        deleted = db.session.execute(delete(Attempt).where(Attempt.id.in_(old))).rowcount  # type: ignore[attr-defined]
-        audit.record(
-            "attempts.purge",
-            actor,
-            target=f"{deleted} attempts",
-            older_than_days=days,
-            before=cutoff.isoformat(),
-        )
-    refresh_statistics(Attempt.__table__)
-    return int(deleted or 0)
 
 
 def find_by_public_id(public_id: str) -> Attempt | None:

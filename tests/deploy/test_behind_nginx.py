@@ -23,7 +23,7 @@ import ssl
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +42,7 @@ from deploying import (
     stop,
 )
 from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy.engine import make_url
 from support import CHROMIUM, CHROMIUM_FLAGS
 
 from dashboard.revenuemonster import keys
@@ -233,17 +234,50 @@ class Deployment:
             return conn.execute(sql, params).fetchall()
 
 
+@dataclass(frozen=True)
+class Database:
+    """README › Deploying, step 2: a database and the roles of docs/deploy/postgresql-roles.sql
+    (suffixed, so that runs side by side do not share them)."""
+
+    owner_url: str  # runs the migrations
+    app_url: str  # what the dashboard connects as: it may only read and append to the audit log
+    grant: Callable[[], None]  # runs the roles file again, as after every upgrade
+
+
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    name = f"dashboard_deploy_{uuid.uuid4().hex[:12]}"
+def postgres_url() -> Iterator[Database]:
+    suffix = uuid.uuid4().hex[:12]
+    name, owner, app_role = (
+        f"dashboard_deploy_{suffix}",
+        f"dashboard_owner_{suffix}",
+        f"dashboard_app_{suffix}",
+    )
+    roles = (DEPLOY / "postgresql-roles.sql").read_text()
+    roles = roles.replace("dashboard_owner", owner).replace("dashboard_app", app_role)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
     try:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as error:
         pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {error}")
-    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def grant() -> None:
+        with psycopg.connect(f"{base}/{name}", autocommit=True) as conn:
+            conn.execute(roles)
+
+    try:
+        grant()
+        url = make_url(PG_ADMIN_URL).set(database=name)
+        yield Database(
+            url.set(username=owner).render_as_string(hide_password=False),
+            url.set(username=app_role).render_as_string(hide_password=False),
+            grant,
+        )
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for role in (app_role, owner):
+                conn.execute(f'DROP ROLE IF EXISTS "{role}"')
 
 
 @pytest.fixture
@@ -259,7 +293,7 @@ def deployment(installed, nginx, postgres_url, serve_gunicorn, tmp_path) -> Iter
     # The operator's settings (what /etc/rm-sms-dashboard/env would hold).
     env = clean_environment(
         **production_settings(
-            postgres_url,
+            postgres_url.app_url,
             HOST,
             PROXY_COUNT="1",
             FRESH_SIGN_IN_MINUTES="1",
@@ -274,8 +308,12 @@ def deployment(installed, nginx, postgres_url, serve_gunicorn, tmp_path) -> Iter
     work = tmp_path / "srv"
     work.mkdir()
 
-    # README › Deploying to production, command by command.
-    installed.flask("db", "upgrade", env=env, cwd=work)
+    # README › Deploying to production, command by command: the owner migrates, the roles file
+    # grants the app what the tables need, and everything else runs as the app's role.
+    installed.flask(
+        "db", "upgrade", env={**env, "DASHBOARD_DATABASE_URL": postgres_url.owner_url}, cwd=work
+    )
+    postgres_url.grant()
     accounts = {"admin": "ops@example.com", "support": "agent@example.com"}
     for role, email in accounts.items():
         installed.flask(
@@ -329,7 +367,7 @@ def deployment(installed, nginx, postgres_url, serve_gunicorn, tmp_path) -> Iter
         wait_for_port("::1", https_port, proxy, log)
         yield Deployment(
             f"https://{HOST}:{https_port}",
-            postgres_url,
+            postgres_url.app_url,
             certificates.dashboard_spki,
             https_port,
             http_port,

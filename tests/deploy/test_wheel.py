@@ -98,6 +98,9 @@ def test_the_installed_wheel_runs_from_an_empty_directory(installed, serve_gunic
     )
     sign_in = requests.get(url + "/login", timeout=10)
     assert sign_in.status_code == 200 and "Sign in" in sign_in.text
+    # The installed package finds its own migrations: the database is at their head.
+    ready = requests.get(url + "/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["migrations"] == "ok", ready.text
     assets = set(re.findall(r'(?:href|src)="(/(?:bootstrap/)?static/[^"]+)"', sign_in.text))
     assert {"/static/css/app.css", "/bootstrap/static/css/bootstrap.min.css"} <= assets
     for asset in assets:

@@ -295,7 +295,7 @@ def test_LG7_a_truncated_log_does_not_read_as_intact(app, make_user):
 
 def test_LG7_a_checkpoint_kept_outside_finds_what_the_database_lost(app, make_user, caplog):
     make_events(make_user, 3)
-    with caplog.at_level(logging.INFO, logger="dashboard.services.audit"):
+    with caplog.at_level(logging.INFO, logger="dashboard.services.audit_chain"):
         sequence, mac = take_checkpoint(app)
     logged = next(r for r in caplog.records if r.getMessage() == "audit.checkpoint")
     entry = json.loads(JSONFormatter().format(logged))

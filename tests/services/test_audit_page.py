@@ -1,5 +1,7 @@
 """The audit page verifies the chain incrementally from the newest checkpoint, a bounded
-number of events per view, and says what it verified: its cost does not grow with the log."""
+number of events per view, and says what it verified: its cost does not grow with the log.
+Checkpoints come from appends (every CHECKPOINT_EVERY events) and `audit checkpoint`; a view
+writes nothing (CS-2: a GET changes nothing)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ from sqlalchemy import event, insert, select
 
 from dashboard.database import refresh_statistics
 from dashboard.extensions import db
-from dashboard.models import AuditEvent, utcnow
-from dashboard.services import audit
+from dashboard.models import AuditCheckpoint, AuditEvent, utcnow
+from dashboard.services import audit, audit_chain
 
 COLUMNS = [column.key for column in AuditEvent.__table__.columns]
 
@@ -59,18 +61,30 @@ def chain_words(page: str) -> str:
 
 
 def test_each_view_verifies_a_bounded_number_and_says_so(app, auditor, monkeypatch):
-    monkeypatch.setattr(audit, "PAGE_VERIFY_LIMIT", 5)
-    seed(app, 11)  # with the auditor's own user.create and auth.success: 13 events... or so
+    monkeypatch.setattr(audit_chain, "PAGE_VERIFY_LIMIT", 5)
+    seed(app, 11)  # with the auditor's own user.create and auth.success: 13 events
     with app.app_context():
         total = db.session.scalar(select(db.func.max(AuditEvent.id)))
     first = chain_words(auditor.get("/audit").get_data(as_text=True))
     assert first.startswith("Chain verified up to event 5,")
     assert f"{total - 5} newer events not yet verified" in first
-    second = chain_words(auditor.get("/audit").get_data(as_text=True))
-    assert second.startswith("Chain verified up to event 10,")
-    while "not yet verified" in (words := chain_words(auditor.get("/audit").text)):
-        pass
+    again = chain_words(auditor.get("/audit").get_data(as_text=True))
+    assert again.startswith("Chain verified up to event 5,")  # a view records nothing
+    with app.app_context():
+        assert audit.checkpoint().verified_to == total  # the daily job, or the purge
+    words = chain_words(auditor.get("/audit").text)
     assert words.startswith(f"Chain verified up to event {total},")
+    assert "not yet verified" not in words
+
+
+def test_appends_record_a_checkpoint_as_the_log_grows(app, make_user, monkeypatch):
+    monkeypatch.setattr(audit_chain, "CHECKPOINT_EVERY", 5)
+    for n in range(12):
+        make_user(f"user{n}@example.com", "support")  # one user.create event each
+    with app.app_context():
+        rows = db.session.execute(select(AuditCheckpoint.event_id, AuditCheckpoint.source)).all()
+    # Event 5's transaction verified 1-4, event 10's verified 5-9.
+    assert sorted(rows) == [(4, "append"), (9, "append")]
 
 
 def test_the_page_names_a_break_on_its_way(app, auditor):
@@ -85,7 +99,8 @@ def test_the_page_names_a_break_on_its_way(app, auditor):
 
 def test_the_page_finds_a_deleted_tail_from_its_last_checkpoint(app, auditor):
     seed(app, 10)
-    assert "Chain verified" in chain_words(auditor.get("/audit").text)
+    with app.app_context():
+        assert audit.checkpoint().intact
     from test_sec_audit_log import behind_the_apps_back  # noqa: PLC0415
 
     with app.app_context():
@@ -118,25 +133,28 @@ def view_cost(app, client) -> tuple[int, float]:
 
 
 def steady_cost(app, client) -> tuple[int, float]:
-    """A view after 100 new events, the best of three (the machine is shared)."""
+    """A view of 100 new events past a checkpoint, the best of three (the machine is shared)."""
     costs = []
     for _ in range(3):
         seed(app, 100)
         costs.append(view_cost(app, client))
+        with app.app_context():
+            assert audit.checkpoint().intact
     assert len({statements for statements, _ in costs}) == 1
     return costs[0][0], min(seconds for _, seconds in costs)
 
 
 def test_the_page_costs_the_same_at_a_thousand_events_or_two_hundred_thousand(app, auditor):
     seed(app, 1_000)
-    view_cost(app, auditor)  # the first view verifies the 1,000 and leaves a checkpoint
+    with app.app_context():
+        assert audit.checkpoint().intact
     seed(app, 1_000)
     small_batch = view_cost(app, auditor)  # verifies the 1,000 new ones from the checkpoint
     small = steady_cost(app, auditor)  # and 100 new ones
 
-    seed(app, 200_000 - 2_100)
-    large_batch = view_cost(app, auditor)  # verifies 2,000 of the 197,900 new ones
-    words = chain_words(auditor.get("/audit").text)  # and 2,000 more
+    seed(app, 200_000 - 2_300)
+    large_batch = view_cost(app, auditor)  # verifies 2,000 of the 197,700 new ones
+    words = chain_words(auditor.get("/audit").text)
     assert "More than 10,000 newer events not yet verified" in words
     with app.app_context():
         assert audit.checkpoint().intact  # what the daily job does: all of them
