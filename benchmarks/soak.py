@@ -146,16 +146,17 @@ class Record:
 
 
 class Numbers:
-    """Distinct valid Malaysian mobile numbers, 017-xxx xxxx (never a magic number)."""
+    """Distinct valid Malaysian mobile numbers, 017-1xx xxxx to 017-9xx xxxx (017-0 is
+    unassigned; never a magic number)."""
 
     def __init__(self, rng: random.Random) -> None:
-        self._next = rng.randrange(10**7)
+        self._next = rng.randrange(10**6, 10**7)
         self._lock = threading.Lock()
 
     def take(self) -> str:
         with self._lock:
-            self._next = (self._next + 1) % 10**7
-            return "17" + str(self._next).zfill(7)
+            self._next = self._next + 1 if self._next + 1 < 10**7 else 10**6
+            return "17" + str(self._next)
 
 
 class SourceAddressAdapter(HTTPAdapter):

@@ -136,7 +136,9 @@ class Session:
         response = self.post("/send", form)
         location = response.headers.get("Location", "")
         match = ATTEMPT_RE.match(location)
-        assert response.status_code == 302 and match, (response.status_code, response.text)
+        main = re.search(r"<main.*?</main>", response.text, re.S)
+        problems = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main.group(0) if main else ""))
+        assert response.status_code == 302 and match, (response.status_code, problems)
         return match.group(1)
 
     def send(self, national_number: str) -> str:
@@ -168,8 +170,10 @@ def all_at_once(calls: list[Callable[[], Any]]) -> list[Any]:
 
 
 def fresh_number() -> str:
-    """A valid Malaysian mobile number (017-xxx xxxx) no other test uses, never a magic one."""
-    return "17" + str(uuid.uuid4().int % 10**7).zfill(7)
+    """A valid Malaysian mobile number (017-1xx xxxx to 017-9xx xxxx: 017-0 is unassigned)
+    no other test uses, never a magic one."""
+    draw = uuid.uuid4().int
+    return "17" + str(1 + draw % 9) + str(draw // 9 % 10**6).zfill(6)
 
 
 def inbox_count(simulator, national_number: str) -> int:
