@@ -27,17 +27,23 @@ import psycopg
 import pyotp
 import pytest
 import requests
-from support import AUDIT_KEY, ENCRYPTION_KEYS, PASSWORD, SECRET_KEY, csrf_token, sandbox_secret
+from support import (
+    AUDIT_KEY,
+    ENCRYPTION_KEYS,
+    PASSWORD,
+    PG_ADMIN_URL,
+    REQUIRE_POSTGRES,
+    SECRET_KEY,
+    csrf_token,
+    postgres_available,
+    sandbox_secret,
+)
 
 from dashboard.revenuemonster import keys
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = ROOT / ".venv" / "bin"
 GUNICORN_CONF = ROOT / "docs" / "deploy" / "gunicorn.conf.py"
-PG_ADMIN_URL = os.environ.get(
-    "DASHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-REQUIRE_POSTGRES = os.environ.get("DASHBOARD_TEST_REQUIRE_POSTGRES") == "1"
 AGENTS = 8  # four on each instance
 ADMIN = "boss@example.com"
 KEY_RE = re.compile(r'id="idempotency_key" name="idempotency_key" type="hidden" value="([^"]+)"')
@@ -270,11 +276,9 @@ def stop(instance: Instance) -> None:
 def cluster(simulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A database of its own, migrated by ``flask db upgrade``; agents, an admin and the
     sandbox and production credentials from the command line; then the two instances."""
-    try:
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            pass
-    except psycopg.OperationalError as error:
-        message = f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {error}".strip()
+    problem = postgres_available()
+    if problem:
+        message = f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {problem}"
         if REQUIRE_POSTGRES:
             pytest.fail(message + " (DASHBOARD_TEST_REQUIRE_POSTGRES=1)")
         pytest.skip(message)
