@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask import Flask, g, request
 from flask_login import current_user
@@ -41,17 +43,26 @@ def init_app(app: Flask) -> None:
     app.context_processor(common_context)
     app.add_template_filter(utc_time)
     app.add_template_filter(local_time)
+    app.add_template_global(when)
     app.add_template_global(status_badge)
     app.add_template_global(Status, "Status")
     app.add_template_global(Capability, "Capability")
 
 
 def read_viewer_zone() -> None:
-    """The viewer's IANA time zone, as their browser reported it; UTC until it has."""
-    try:
-        g.viewer_zone = ZoneInfo(request.cookies.get(ZONE_COOKIE, "UTC")[:64])
-    except (ZoneInfoNotFoundError, ValueError):
-        g.viewer_zone = ZoneInfo("UTC")
+    """The viewer's IANA time zone, as their browser reported it; UTC until it has, or when
+    it names no zone this server knows. (Browsers before this one wrote the name URL-encoded,
+    ``Asia%2FKuala_Lumpur``: decoded, those still count.)"""
+    name = unquote(request.cookies.get(ZONE_COOKIE, "UTC")[:64])
+    g.viewer_zone = ZoneInfo(name if name in _known_zones() else "UTC")
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    """The names ZoneInfo accepts, checked before it is given one: ZoneInfo itself would also
+    take a path of the server's zoneinfo directory that is no zone (``posixrules``, a
+    directory name) and fail later."""
+    return frozenset(available_timezones())
 
 
 def common_context() -> dict[str, Any]:
@@ -95,3 +106,38 @@ def local_time(moment: datetime | None, zone: tzinfo | None = None) -> str:
     if moment is None:
         return ""
     return moment.astimezone(zone or g.viewer_zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def when(moment: datetime | None, now: datetime | None = None) -> Markup:
+    """A time for people: absolute, in the viewer's zone, with how long ago (or how soon) it
+    is beside it: ``<time>2026-11-26 14:53:18 +08</time> (3 min ago)``. The page's script
+    keeps the relative part current (``data-relative``), so a cooldown counts down."""
+    if moment is None:
+        return Markup("")
+    now = now or datetime.now(UTC)
+    return Markup(
+        '<time datetime="{}" data-relative>{}</time> <span class="text-body-secondary"'
+        " data-relative-text>({})</span>"
+    ).format(
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        local_time(moment),
+        relative_to(moment, now),
+    )
+
+
+def relative_to(moment: datetime, now: datetime) -> str:
+    """``moment`` as a distance from ``now``: "in 47 s", "3 min ago", "2 h ago", "5 days ago".
+    The same steps as static/js/app.js, which updates it in the page."""
+    seconds = round((moment - now).total_seconds())
+    if abs(seconds) < 5:
+        return "just now"
+    size = abs(seconds)
+    if size < 90:
+        amount = f"{size} s"
+    elif size < 90 * 60:
+        amount = f"{round(size / 60)} min"
+    elif size < 48 * 3600:
+        amount = f"{round(size / 3600)} h"
+    else:
+        amount = f"{round(size / 86400)} days"
+    return f"in {amount}" if seconds > 0 else f"{amount} ago"

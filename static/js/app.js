@@ -92,9 +92,11 @@
   // The server shows times in the viewer's zone: tell it which one this browser is in.
   function reportTimeZone() {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (zone && document.cookie.indexOf("tz=" + encodeURIComponent(zone)) === -1) {
+    // Written as it is: a zone name (Region/City, Etc/GMT+8) holds only characters a cookie
+    // may, and the server reads it as written (and a URL-encoded one, as before, too).
+    if (zone && document.cookie.split("; ").indexOf("tz=" + zone) === -1) {
       var secure = window.location.protocol === "https:" ? "; Secure" : "";
-      document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax" + secure;
+      document.cookie = "tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax" + secure;
     }
   }
 

@@ -309,9 +309,13 @@ def watched(browser: Browser, live_server: LiveServer):
         viewport: dict[str, int] = DESKTOP,
         allow_error_status: bool = False,
         server: LiveServer | None = None,  # another server than the shared one
+        timezone_id: str | None = None,  # the browser's zone, e.g. "Asia/Kuala_Lumpur"
+        color_scheme: str | None = None,  # "light" or "dark", as the system prefers
     ) -> Page:
         url = (server or live_server).url
-        context = browser.new_context(base_url=url, viewport=viewport)
+        context = browser.new_context(
+            base_url=url, viewport=viewport, timezone_id=timezone_id, color_scheme=color_scheme
+        )
         contexts.append(context)
         watch = PageWatch(url, allow_error_status)
         watches.append(watch)
