@@ -66,7 +66,7 @@ class LimitsForm(FlaskForm):
     per_user_per_hour = _count("Sends by one person per hour", 10000)
     per_user_per_day = _count("Sends by one person per day", 100000)
     allowed_regions = StringField(
-        "Countries codes may be sent to",
+        "Countries codes may go to",
         validators=[
             DataRequired("Allow at least one country."),
             Regexp(
@@ -102,6 +102,12 @@ class TemplateForm(FlaskForm):
         filters=[lambda text: text.replace("\r\n", "\n") if text else text],
     )
     submit = SubmitField("Add template")
+
+
+class EditTemplateForm(TemplateForm):
+    """The same fields and rules as adding (message_templates.edit checks the text alike)."""
+
+    submit = SubmitField("Save template")
 
 
 class CredentialsForm(FlaskForm):

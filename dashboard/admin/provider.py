@@ -3,7 +3,7 @@ between sandbox and production (admins only; changes need a fresh sign-in)."""
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import Field
@@ -14,6 +14,7 @@ from ..models import ENVIRONMENTS
 from ..security import fresh_sign_in_required, requires
 from ..services import environments, provider_accounts, provider_health
 from . import bp
+from .confirmations import confirmation_page
 from .forms import CredentialsForm, SwitchEnvironmentForm
 
 CONFIRMATION_WORD = "production"
@@ -50,15 +51,27 @@ def save_credentials(environment: str) -> str | BaseResponse:
     return _page(form, SwitchEnvironmentForm())
 
 
-@bp.route("/provider/<environment>/generate", methods=["POST"])
+@bp.route("/provider/<environment>/generate", methods=["GET", "POST"])
 @requires(Capability.MANAGE_PROVIDER)
-@fresh_sign_in_required("generate a new key pair", back="admin.provider")
-def generate_key(environment: str) -> BaseResponse:
+@fresh_sign_in_required("generate a new key pair", back="admin.generate_key")
+def generate_key(environment: str) -> str | BaseResponse:
+    """Store a new key pair; replacing a stored one asks first (GET: the confirmation page),
+    since sends through that environment fail until its new public key is registered."""
     _check(environment)
+    if request.method == "GET":
+        if provider_accounts.public_key_pem(environment) is None:
+            return redirect(url_for("admin.provider", _anchor=environment))
+        return confirmation_page(
+            f"Replace the {environment} key pair?",
+            f"Sends through {environment} fail until you register the new public key with "
+            "RevenueMonster; the stored key is discarded.",
+            "Replace the key pair",
+            cancel=url_for("admin.provider", _anchor=environment),
+        )
     if ButtonForm().validate_on_submit():
         provider_accounts.generate_key_pair(environment, current_user)
         flash(
-            f"A new key pair is stored for {environment}. Register its public key (below) in "
+            f"A new key pair is stored for {environment}: register its public key (below) in "
             "RevenueMonster's merchant portal, under Developer › Applications.",
             "success",
         )

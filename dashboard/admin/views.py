@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -16,7 +16,15 @@ from ..models import User
 from ..security import fresh_sign_in_required, requires
 from ..services import limits, message_templates, runtime_settings, users
 from . import bp
-from .forms import CreateUserForm, LimitsForm, RoleForm, SettingsForm, TemplateForm
+from .confirmations import USER_ACTIONS, confirmation_page
+from .forms import (
+    CreateUserForm,
+    EditTemplateForm,
+    LimitsForm,
+    RoleForm,
+    SettingsForm,
+    TemplateForm,
+)
 
 
 @bp.route("/")
@@ -66,10 +74,10 @@ def change_role(user_id: int) -> Response:
     return redirect(url_for("admin.user_detail", user_id=user_id))
 
 
-@bp.route("/users/<id:user_id>/disable", methods=["POST"])
+@bp.route("/users/<id:user_id>/disable", methods=["GET", "POST"])
 @requires(Capability.MANAGE_USERS)
-@fresh_sign_in_required("disable a user", back="admin.user_detail")
-def disable(user_id: int) -> Response:
+@fresh_sign_in_required("disable a user", back="admin.disable")
+def disable(user_id: int) -> str | Response:
     return _button(
         user_id,
         lambda user: users.set_active(user, False, current_user),
@@ -80,7 +88,7 @@ def disable(user_id: int) -> Response:
 @bp.route("/users/<id:user_id>/enable", methods=["POST"])
 @requires(Capability.MANAGE_USERS)
 @fresh_sign_in_required("enable a user", back="admin.user_detail")
-def enable(user_id: int) -> Response:
+def enable(user_id: int) -> str | Response:
     return _button(
         user_id,
         lambda user: users.set_active(user, True, current_user),
@@ -88,21 +96,21 @@ def enable(user_id: int) -> Response:
     )
 
 
-@bp.route("/users/<id:user_id>/reset-two-step", methods=["POST"])
+@bp.route("/users/<id:user_id>/reset-two-step", methods=["GET", "POST"])
 @requires(Capability.MANAGE_USERS)
-@fresh_sign_in_required("reset two-step sign-in", back="admin.user_detail")
-def reset_two_step(user_id: int) -> Response:
+@fresh_sign_in_required("reset two-step sign-in", back="admin.reset_two_step")
+def reset_two_step(user_id: int) -> str | Response:
     return _button(
         user_id,
         lambda user: users.reset_two_step(user, current_user),
-        "{email} sets up two-step sign-in again at the next sign-in.",
+        "Two-step sign-in is off for {email}, who is signed out everywhere.",
     )
 
 
-@bp.route("/users/<id:user_id>/sign-out", methods=["POST"])
+@bp.route("/users/<id:user_id>/sign-out", methods=["GET", "POST"])
 @requires(Capability.MANAGE_USERS)
-@fresh_sign_in_required("sign a user out everywhere", back="admin.user_detail")
-def sign_out_everywhere(user_id: int) -> Response:
+@fresh_sign_in_required("sign a user out everywhere", back="admin.sign_out_everywhere")
+def sign_out_everywhere(user_id: int) -> str | Response:
     return _button(
         user_id,
         lambda user: users.sign_out_everywhere(user, current_user),
@@ -110,11 +118,13 @@ def sign_out_everywhere(user_id: int) -> Response:
     )
 
 
-@bp.route("/users/<id:user_id>/reset-password", methods=["POST"])
+@bp.route("/users/<id:user_id>/reset-password", methods=["GET", "POST"])
 @requires(Capability.MANAGE_USERS)
-@fresh_sign_in_required("reset a password", back="admin.user_detail")
+@fresh_sign_in_required("reset a password", back="admin.reset_password")
 def reset_password(user_id: int) -> str | Response:
     user = _user_or_404(user_id)
+    if request.method == "GET":
+        return _confirm_user_action(user)
     if not ButtonForm().validate_on_submit():
         abort(400)
     one_time = users.reset_password(user, current_user)
@@ -155,11 +165,25 @@ def _user_or_404(user_id: int) -> User:
     return user
 
 
-def _button(user_id: int, change: Callable[[User], object], done: str) -> Response:
+def _button(user_id: int, change: Callable[[User], object], done: str) -> str | Response:
+    """A user action of the user page: its confirmation page first where it has one
+    (confirmations.USER_ACTIONS; GET, which changes nothing), the change on POST."""
     user = _user_or_404(user_id)
+    if request.method == "GET":
+        return _confirm_user_action(user)
     if ButtonForm().validate_on_submit():
         _attempt(lambda: change(user), done.format(email=user.email))
     return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+def _confirm_user_action(user: User) -> str:
+    action = USER_ACTIONS[request.endpoint or ""]
+    return confirmation_page(
+        action.question.format(name=user.display_name),
+        action.consequence(user),
+        action.button,
+        cancel=url_for("admin.user_detail", user_id=user.id),
+    )
 
 
 def _attempt(change: Callable[[], object], done: str) -> None:
@@ -194,7 +218,7 @@ def limits_page() -> str | Response:
                 paused_reason=(form.paused_reason.data or "").strip(),
             )
             limits.save(new, current_user)
-            flash("Limits saved." + (" Sending is paused." if new.paused else ""), "success")
+            flash("Limits saved; sending is paused." if new.paused else "Limits saved.", "success")
             return redirect(url_for("admin.limits_page"))
     return render_template("admin/limits.html", form=form)
 
@@ -210,7 +234,7 @@ def templates_page() -> str | Response:
         except InvalidTemplate as error:
             form.text.errors = [str(error)]
         else:
-            flash("Template added.", "success")
+            flash(f"Template “{(form.name.data or '').strip()}” added.", "success")
             return redirect(url_for("admin.templates_page"))
     return render_template(
         "admin/templates.html",
@@ -220,16 +244,62 @@ def templates_page() -> str | Response:
     )
 
 
-@bp.route("/templates/<template_id>/<action>", methods=["POST"])
+@bp.route("/templates/<template_id>/edit", methods=["GET", "POST"])
 @requires(Capability.MANAGE_TEMPLATES)
-@fresh_sign_in_required("change the templates", back="admin.templates_page")
-def template_action(template_id: str, action: str) -> Response:
+@fresh_sign_in_required("edit a template", back="admin.edit_template")
+def edit_template(template_id: str) -> str | Response:
+    template = _template_or_404(template_id)
+    form = EditTemplateForm(data={"name": template.name, "text": template.text})
+    if form.validate_on_submit():
+        try:
+            edited = message_templates.edit(
+                template_id, form.name.data or "", form.text.data or "", current_user
+            )
+        except InvalidTemplate as error:
+            form.text.errors = [str(error)]
+        except message_templates.TemplateGone as error:
+            flash(str(error), "danger")
+            return redirect(url_for("admin.templates_page"))
+        else:
+            flash(f"Template “{edited.name}” saved.", "success")
+            return redirect(url_for("admin.templates_page"))
+    return render_template("admin/template_edit.html", form=form, template=template)
+
+
+@bp.route("/templates/<template_id>/<action>", methods=["GET", "POST"])
+@requires(Capability.MANAGE_TEMPLATES)
+@fresh_sign_in_required("change the templates", back="admin.template_action")
+def template_action(template_id: str, action: str) -> str | Response:
+    """Make a template the default, or remove one (after its confirmation page, on GET)."""
     change = {"remove": message_templates.remove, "default": message_templates.make_default}
-    if action not in change or message_templates.find(template_id) is None:
+    template = _template_or_404(template_id)
+    if action not in change:
         abort(404)
+    if request.method == "GET":
+        if action != "remove":
+            return redirect(url_for("admin.templates_page"))
+        if len(message_templates.all_templates()) == 1:
+            flash("This is the only template; add another before removing it.", "danger")
+            return redirect(url_for("admin.templates_page"))
+        return confirmation_page(
+            f"Remove the template “{template.name}”?",
+            "Senders can no longer choose it, and codes sent with it can no longer be resent.",
+            "Remove",
+            cancel=url_for("admin.templates_page"),
+        )
     if ButtonForm().validate_on_submit():
         try:
             change[action](template_id, current_user)
-        except InvalidTemplate as error:
+        except (InvalidTemplate, message_templates.TemplateGone) as error:
             flash(str(error), "danger")
+        else:
+            done = "removed" if action == "remove" else "is now the default"
+            flash(f"Template “{template.name}” {done}.", "success")
     return redirect(url_for("admin.templates_page"))
+
+
+def _template_or_404(template_id: str) -> message_templates.Template:
+    template = message_templates.find(template_id)
+    if template is None:
+        abort(404)
+    return template

@@ -113,6 +113,42 @@ def add(name: str, text: str, actor: audit.Actor) -> Template:
     return template
 
 
+def edit(template_id: str, name: str, text: str, actor: audit.Actor) -> Template:
+    """Change a template's name and text (audited with both before and after, in a transaction
+    of its own); the same rules as :func:`add`. Raises messages.InvalidTemplate, or TemplateGone
+    when it was removed meanwhile.
+
+    The template keeps its id, so past attempts (which name their template by id) show its
+    current name, and it stays where it is in the list (the default stays the default). What
+    a past attempt says was sent is its own record (``message_masked``), which an edit never
+    touches; a resend of it repeats those words, checked against the edited template
+    (wording_for_resend). An edit that changes nothing is not recorded."""
+    name = name.strip()
+    if not name:
+        raise messages.InvalidTemplate("Give the template a name.")
+    messages.check_template(text)
+    with write_transaction(*LOCKS):
+        templates = all_templates()
+        before = next((t for t in templates if t.id == template_id), None)
+        if before is None:
+            raise TemplateGone("That template was removed meanwhile; nothing was changed.")
+        after = Template(template_id, name[:60], text)
+        if after == before:
+            return before
+        runtime_settings.put(
+            SETTING, [(after if t.id == template_id else t).__dict__ for t in templates], actor
+        )
+        audit.record(
+            "template.edit",
+            actor,
+            target=after.name,
+            template_id=template_id,
+            old={"name": before.name, "text": before.text},
+            new={"name": after.name, "text": after.text},
+        )
+    return after
+
+
 def remove(template_id: str, actor: audit.Actor) -> None:
     """Remove a template (audited); raises messages.InvalidTemplate for the last one."""
     with write_transaction(*LOCKS):

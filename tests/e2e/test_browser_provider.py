@@ -128,7 +128,7 @@ def test_an_admin_sets_up_production_switches_to_it_and_back(
 
     # A key pair made here; the public key is shown, to be copied into the merchant portal.
     production.get_by_role("button", name="Generate a key pair for production").click()
-    expect(page.get_by_role("alert")).to_contain_text("A new key pair is stored for production.")
+    expect(page.get_by_role("alert")).to_contain_text("A new key pair is stored for production:")
     production.get_by_text("Public key to register with RevenueMonster").click()
     shown_pem = production.locator("[data-public-key]")
     expect(shown_pem).to_be_visible()
@@ -157,6 +157,9 @@ def test_an_admin_sets_up_production_switches_to_it_and_back(
     secret = f"prod-secret-{uuid.uuid4().hex}"
     simulator.simulator.register_client(client_id, secret, pem)
 
+    # The credentials form is folded away under the status until asked for.
+    expect(production.get_by_label("Client ID")).to_be_hidden()
+    production.get_by_text("Change the production credentials").click()
     production.get_by_label("Client ID").fill(client_id)
     production.get_by_label("Client secret").fill(secret)
     production.get_by_role("button", name="Save credentials").click()
