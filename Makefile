@@ -19,7 +19,7 @@ PROMTOOL ?= /usr/bin/promtool
 LOCK := requirements.lock
 
 .PHONY: install install-dev browser nginx promtool run test check lock screenshots bench soak \
-	bench-export clean
+	bench-export bench-send clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -149,6 +149,12 @@ soak: install-dev
 # 1 million attempts exported through gunicorn, against its 30 s worker timeout.
 bench-export: install-dev
 	$(BIN)/python benchmarks/export.py $(BENCH_ARGS)
+
+# The send path under gunicorn against the bare RevenueMonster client, 1 to 32 agents at once,
+# both databases (BENCH_ARGS=--profile: and one worker's profile, into test-artifacts/).
+bench-send: install-dev
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python benchmarks/send.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

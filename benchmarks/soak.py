@@ -44,44 +44,46 @@ documents (dashboard/revenuemonster/testing/magic.py), drawn by the agents at th
 from __future__ import annotations
 
 import argparse
-import base64
-import contextlib
 import os
-import platform
 import random
 import re
-import secrets
 import shutil
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
+from common import (
+    ATTEMPT_RE,
+    KEY_RE,
+    PASSWORD,
+    RM_TIMEOUT_SECONDS,
+    Numbers,
+    SourceAddressAdapter,
+    Unexpected,
+    attempts_in,
+    database,
+    errors_in_log,
+    in_threads,
+    log,
+    machine,
+    prepare,
+    settings,
+    start_gunicorn,
+)
+from common import csrf as _csrf
+from common import pct as _pct
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from dashboard.revenuemonster.testing import magic
 
-from dashboard.revenuemonster.testing import magic  # noqa: E402
-
-VENV_BIN = Path(sys.executable).parent
-PASSWORD = "soak benchmark pass phrase 2024"  # noqa: S105 - a throwaway database
 ACTOR = "soak benchmark"
-RM_TIMEOUT_SECONDS = 10.0  # DASHBOARD_RM_TIMEOUT_SECONDS's default
 RSS_GROWTH_LIMIT = 1.10
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-KEY_RE = re.compile(r'id="idempotency_key" name="idempotency_key" type="hidden" value="([^"]+)"')
-ATTEMPT_RE = re.compile(r"/attempts/([0-9a-f-]{36})$")
 CODE_RE = re.compile(r"\b(\d{6})\b")
 
 #: The support day: (action, weight).
@@ -112,10 +114,6 @@ FAULTS = {
 FAULT_NUMBERS = {fault.number: name for name, fault in FAULTS.items()}
 
 
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------------------------
 # What the agents record
 
@@ -143,36 +141,6 @@ class Record:
     sent: list[Sent] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     actions: Counter[str] = field(default_factory=Counter)
-
-
-class Numbers:
-    """Distinct valid Malaysian mobile numbers, 017-1xx xxxx to 017-9xx xxxx (017-0 is
-    unassigned; never a magic number)."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self._next = rng.randrange(10**6, 10**7)
-        self._lock = threading.Lock()
-
-    def take(self) -> str:
-        with self._lock:
-            self._next = self._next + 1 if self._next + 1 < 10**7 else 10**6
-            return "17" + str(self._next)
-
-
-class SourceAddressAdapter(HTTPAdapter):
-    """Connections from a given local address (a loopback one of the agent's own)."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-class Unexpected(Exception):
-    """An answer other than the page's: counted as a load-generator error."""
 
 
 class Agent:
@@ -308,13 +276,6 @@ class Agent:
                 time.sleep(min(self.rng.expovariate(1 / self.ctx.think), 10 * self.ctx.think))
 
 
-def _csrf(page: str) -> str:
-    match = CSRF_RE.search(page)
-    if match is None:
-        raise Unexpected("no CSRF token on the page")
-    return match.group(1)
-
-
 @dataclass
 class RunContext:
     seed: int
@@ -330,201 +291,6 @@ class RunContext:
                 found = CODE_RE.search(message["message"])
                 return found.group(1) if found else None
         return None
-
-
-# --------------------------------------------------------------------------------------------
-# Servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Gunicorn:
-    process: subprocess.Popen[bytes]
-    base: str
-    log_path: Path
-
-    def workers(self) -> list[int]:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    stat = (entry / "stat").read_text()
-                    if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                        found.append(int(entry.name))
-        return sorted(found)
-
-    def rss_mib(self) -> dict[int, float]:
-        """Each worker's resident memory (from /proc/<pid>/smaps_rollup), by pid."""
-        found = {}
-        for pid in self.workers():
-            with contextlib.suppress(OSError, ValueError):
-                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                    if line.startswith("Rss:"):
-                        found[pid] = int(line.split()[1]) / 1024
-        return found
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def start_gunicorn(env: dict[str, str], workdir: Path, workers: int) -> Gunicorn:
-    """As ``make run`` serves the dashboard: sync workers, a 30 s timeout, no Alembic."""
-    port = free_port()
-    log_path = workdir / "gunicorn.log"
-    command = [
-        str(VENV_BIN / "gunicorn"),
-        "--workers",
-        str(workers),
-        "--timeout",
-        "30",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "dashboard:create_app(migrations=False)",
-    ]
-    # The app logs each request to standard output: into the log too, not the terminal.
-    with log_path.open("ab") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    server = Gunicorn(process, f"http://127.0.0.1:{port}", log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{_tail(log_path)}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(server.base + "/login", timeout=2).status_code == 200:
-                while len(server.workers()) < workers and time.monotonic() < deadline:
-                    time.sleep(0.1)
-                return server
-        time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"gunicorn did not start:\n{_tail(log_path)}")
-
-
-def _tail(path: Path) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_text()[-3000:]
-    return "(no log)"
-
-
-# --------------------------------------------------------------------------------------------
-# Set-up
-
-
-def settings(database_url: str, simulator_url: str, instance: Path) -> dict[str, str]:
-    return {
-        "DASHBOARD_SECRET_KEY": base64.urlsafe_b64encode(os.urandom(36)).decode(),
-        "DASHBOARD_ENCRYPTION_KEYS": "k1:" + base64.b64encode(os.urandom(32)).decode(),
-        "DASHBOARD_AUDIT_KEY": "a1:" + base64.b64encode(os.urandom(32)).decode(),
-        "DASHBOARD_DATABASE_URL": database_url,
-        "DASHBOARD_INSTANCE_PATH": str(instance),
-        "DASHBOARD_RM_TIMEOUT_SECONDS": str(RM_TIMEOUT_SECONDS),
-        **{
-            f"DASHBOARD_RM_{environment}_{part}_URL": simulator_url
-            for environment in ("SANDBOX", "PRODUCTION")
-            for part in ("OAUTH", "API")
-        },
-    }
-
-
-def prepare(env: dict[str, str], agents: int, simulator: Any) -> Any:
-    """Migrate with ``flask db upgrade``; then, through the services (thirty ``flask users
-    create`` would take a minute): the agents, the sandbox credentials registered with the
-    simulator, and the limits at the most the admin page allows. Returns the app, to count
-    with at the end."""
-    migrated = subprocess.run(
-        [str(VENV_BIN / "flask"), "--app", "dashboard", "db", "upgrade"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if migrated.returncode != 0:
-        raise RuntimeError(f"flask db upgrade failed:\n{migrated.stdout}{migrated.stderr}")
-    os.environ.update(env)
-    from dashboard import create_app
-    from dashboard.extensions import db
-    from dashboard.revenuemonster import keys
-    from dashboard.services import limits, provider_accounts, users
-
-    app = create_app(migrations=False)
-    with app.app_context():
-        for index in range(agents):
-            users.create_user(
-                f"agent{index:03d}@example.com",
-                "support",
-                ACTOR,
-                name=f"Agent {index}",
-                password=PASSWORD,
-            )
-        private_key = keys.generate_private_key()
-        client_id, secret = "soak-client", secrets.token_urlsafe(24)
-        simulator.register_client(client_id, secret, keys.public_key_pem(private_key))
-        provider_accounts.configure(
-            "sandbox",
-            ACTOR,
-            client_id=client_id,
-            client_secret=secret,
-            private_key_pem=keys.private_key_pem(private_key),
-        )
-        limits.save(
-            limits.Limits(
-                cooldown_seconds=0,  # the magic numbers repeat
-                per_number_per_hour=1000,
-                per_number_per_day=10000,
-                per_user_per_hour=10000,
-                per_user_per_day=100000,
-            ),
-            ACTOR,
-        )
-        db.session.remove()
-        db.engine.dispose()
-    return app
-
-
-@contextlib.contextmanager
-def database(kind: str, workdir: Path, pg_url: str) -> Iterator[str]:
-    """A fresh SQLite file, or a fresh PostgreSQL database dropped at the end."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / 'dashboard.sqlite'}"
-        return
-    import psycopg
-
-    name = f"soak_{secrets.token_hex(6)}"
-    with psycopg.connect(pg_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_url.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(pg_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def attempts_in(app: Any) -> dict[str, tuple[str, str, str | None]]:
-    """Every attempt: public id -> (national number, status, response code)."""
-    from sqlalchemy import text
-
-    from dashboard.extensions import db
-
-    with app.app_context():
-        rows = db.session.execute(
-            text("SELECT public_id, national_number, status, response_code FROM attempts")
-        ).all()
-        db.session.remove()
-        db.engine.dispose()
-    return {str(r[0]): (r[1], r[2], r[3]) for r in rows}
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,7 +314,20 @@ def soak(args: argparse.Namespace, workdir: Path) -> Outcome:
     try:
         with database(args.database, workdir, args.pg_url) as url:
             env = {**os.environ, **settings(url, sim_url, workdir / "instance")}
-            app = prepare(env, args.agents, simulator)
+            app = prepare(
+                env,
+                args.agents,
+                simulator.register_client,
+                actor=ACTOR,
+                client_id="soak-client",
+                limits={
+                    "cooldown_seconds": 0,  # the magic numbers repeat
+                    "per_number_per_hour": 1000,  # the most the admin page allows
+                    "per_number_per_day": 10000,
+                    "per_user_per_hour": 10000,
+                    "per_user_per_day": 100000,
+                },
+            )
             server = start_gunicorn(env, workdir, args.workers)
             boot_rss = server.rss_mib()
             record = Record()
@@ -557,7 +336,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> Outcome:
             )
             agents = [Agent(i, server.base, record, ctx) for i in range(args.agents)]
             record.started = time.monotonic()
-            _in_threads([agent.sign_in for agent in agents], width=8)
+            in_threads([agent.sign_in for agent in agents], width=8)
             record.sign_ins, record.samples = record.samples, []
             log(f"{len(agents)} agents signed in; soaking for {args.minutes:g} min")
             seconds = args.minutes * 60
@@ -594,7 +373,7 @@ def soak(args: argparse.Namespace, workdir: Path) -> Outcome:
                 f"load average (1 min) before {load_before[0]:.2f}, at the end"
                 f" {load_after[0]:.2f} (other jobs on the machine distort the figures)",
             )
-            errors = _errors_in_log(server.log_path)
+            errors = errors_in_log(server.log_path)
             if errors:
                 lines.append(f"worker log: {errors} error lines ({server.log_path})")
             return Outcome(lines, failures)
@@ -604,30 +383,8 @@ def soak(args: argparse.Namespace, workdir: Path) -> Outcome:
         sim_server.shutdown()
 
 
-def _in_threads(calls: list[Callable[[], None]], width: int) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(width) as pool:
-        for future in [pool.submit(call) for call in calls]:
-            future.result()
-
-
-def _errors_in_log(path: Path) -> int:
-    with contextlib.suppress(OSError):
-        return sum('"level": "ERROR"' in line or "[ERROR]" in line for line in path.open())
-    return 0
-
-
 # --------------------------------------------------------------------------------------------
 # Report
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
 def report(
@@ -795,33 +552,6 @@ def report(
     out.append("")
     out.append("PASS" if not failures else f"FAIL: {len(failures)} must(s) failed")
     return out, failures
-
-
-def machine() -> list[str]:
-    import gunicorn
-    import sqlalchemy
-
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],  # noqa: S607
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return [
-        f"machine: nproc {len(os.sched_getaffinity(0))}, {cpu}, RAM {mem}, {platform.platform()}",
-        f"versions: Python {platform.python_version()}, SQLAlchemy {sqlalchemy.__version__},"
-        f" gunicorn {gunicorn.__version__}; app {commit}",
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:
