@@ -19,7 +19,7 @@ from .domain.messages import SEGMENT_RULES
 from .domain.statuses import Status
 from .extensions import db
 from .security import may_use
-from .services import environments
+from .services import attention, environments
 
 #: The top navigation, in order. Each person sees the entries whose pages exist and that their
 #: role may open (the roles are those the views themselves enforce).
@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(utc_time)
     app.add_template_filter(local_time)
     app.add_template_global(when)
+    app.add_template_global(countdown)
     app.add_template_global(status_badge)
     app.add_template_global(Status, "Status")
     app.add_template_global(Capability, "Capability")
@@ -79,7 +80,13 @@ def common_context() -> dict[str, Any]:
     user = current_user._get_current_object()
     if not user.is_authenticated:
         return context
-    return {**context, "navigation": [(lb, ep) for lb, ep in NAVIGATION if may_use(user, ep)]}
+    context["navigation"] = [(lb, ep) for lb, ep in NAVIGATION if may_use(user, ep)]
+    try:
+        context["site_notices"] = attention.site_notices()
+    except SQLAlchemyError:  # the page still renders; its own content says what failed
+        db.session.rollback()
+        context["site_notices"] = []
+    return context
 
 
 def status_badge(status: str) -> Markup:
@@ -112,16 +119,27 @@ def when(moment: datetime | None, now: datetime | None = None) -> Markup:
     """A time for people: absolute, in the viewer's zone, with how long ago (or how soon) it
     is beside it: ``<time>2026-11-26 14:53:18 +08</time> (3 min ago)``. The page's script
     keeps the relative part current (``data-relative``), so a cooldown counts down."""
+    return _time_for_people(moment, now, _RELATIVE)
+
+
+def countdown(moment: datetime | None, now: datetime | None = None) -> Markup:
+    """A time still to come, written as `when` writes it, whose relative part the page's
+    script counts down to "(now)" and stops there (``data-countdown``): a cooldown's end."""
+    return _time_for_people(moment, now, _COUNTDOWN)
+
+
+_RELATIVE = Markup('<time datetime="{}" data-relative>{}</time>')
+_COUNTDOWN = Markup('<time datetime="{}" data-countdown>{}</time>')
+
+
+def _time_for_people(moment: datetime | None, now: datetime | None, time_tag: Markup) -> Markup:
     if moment is None:
         return Markup("")
     now = now or datetime.now(UTC)
-    return Markup(
-        '<time datetime="{}" data-relative>{}</time> <span class="text-body-secondary"'
-        " data-relative-text>({})</span>"
-    ).format(
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        local_time(moment),
-        relative_to(moment, now),
+    return time_tag.format(
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), local_time(moment)
+    ) + Markup(' <span class="text-body-secondary" data-relative-text>({})</span>').format(
+        relative_to(moment, now)
     )
 
 

@@ -95,12 +95,18 @@ def allowed_countries(limits: Limits) -> list[tuple[str, str]]:
     return sorted(set(choices), key=lambda choice: choice[1])
 
 
+def paused_message(reason: str) -> str:
+    """How a refused send, and the banner on every page, say that sending is paused."""
+    return (
+        f"Sending is paused by an admin: {reason}" if reason else "Sending is paused by an admin."
+    )
+
+
 def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
     """The first limit a send by ``user`` to ``e164`` would break now, or None. Call it inside
     the write transaction that records the attempt."""
     if limits.paused:
-        reason = f": {limits.paused_reason}" if limits.paused_reason else "."
-        return Refusal("SENDING_PAUSED", f"Sending is paused by an admin{reason}")
+        return Refusal("SENDING_PAUSED", paused_message(limits.paused_reason))
     region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
     if region not in limits.allowed_regions:
         return Refusal(

@@ -1,29 +1,14 @@
-// Page behaviour: the light/dark switch, the "/" shortcut to the history search, and the live
-// preview of the SMS with its length and segment count on the send form.
+// Page behaviour: the "/" shortcut to the history search, the live preview of the SMS with its
+// length and segment count on the send form, and what any page may ask for by attribute:
+// - data-submitting="Sending…" on a submit button: that label, and the button disabled, while the
+//   form's request runs (so a slow send is not sent twice);
+// - data-error-summary: the error summary takes focus when the page opens, and its links move
+//   focus to their fields;
+// - data-relative on a <time> (templating.when): its sibling [data-relative-text] kept current;
+//   data-countdown on a <time>: the same, counting down to "now".
+// The light/dark theme is static/js/theme.js's.
 (function () {
   "use strict";
-
-  function setupThemeToggle() {
-    var buttons = document.querySelectorAll("[data-theme-toggle]");
-    function label() {
-      var dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
-      buttons.forEach(function (button) {
-        button.textContent = dark ? "Light mode" : "Dark mode";
-        button.setAttribute("aria-pressed", dark ? "true" : "false");
-      });
-    }
-    buttons.forEach(function (button) {
-      button.addEventListener("click", function () {
-        var dark = document.documentElement.getAttribute("data-bs-theme") === "dark";
-        var next = dark ? "light" : "dark";
-        document.documentElement.setAttribute("data-bs-theme", next);
-        try { window.localStorage.setItem("theme", next); } catch (e) { /* storage disabled */ }
-      });
-    });
-    // The labels follow the theme however it changes.
-    new MutationObserver(label).observe(document.documentElement, { attributeFilter: ["data-bs-theme"] });
-    label();
-  }
 
   function setupSearchShortcut() {
     var search = document.querySelector("[data-search-shortcut]");
@@ -100,9 +85,117 @@
     }
   }
 
+  // After the submit event, not in it: the browser reads the form's data (the button's own
+  // name and value among it) once the event is over, and a disabled button would be left out.
+  // A submission that a handler cancelled keeps its button as it was.
+  function setupSubmittingButtons() {
+    document.addEventListener("submit", function (event) {
+      var button = event.submitter;
+      if (!button || !button.hasAttribute("data-submitting")) { return; }
+      window.setTimeout(function () {
+        if (event.defaultPrevented) { return; }
+        var input = button.tagName === "INPUT";
+        button.setAttribute("data-idle-label", input ? button.value : button.textContent);
+        if (input) { button.value = button.getAttribute("data-submitting"); }
+        else { button.textContent = button.getAttribute("data-submitting"); }
+        button.disabled = true;
+        button.setAttribute("aria-disabled", "true");
+      }, 0);
+    });
+    // Back to a page kept in the browser's cache: its buttons work again.
+    window.addEventListener("pageshow", function (event) {
+      if (!event.persisted) { return; }
+      document.querySelectorAll("[data-submitting][data-idle-label]").forEach(function (button) {
+        var label = button.getAttribute("data-idle-label");
+        if (button.tagName === "INPUT") { button.value = label; } else { button.textContent = label; }
+        button.removeAttribute("data-idle-label");
+        button.removeAttribute("aria-disabled");
+        button.disabled = false;
+      });
+    });
+  }
+
+  // A page that came back with errors opens on their summary (an autofocused field would
+  // otherwise take the focus: once something has it, the browser autofocuses nothing).
+  function setupErrorSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (!summary) { return; }
+    document.querySelectorAll("[autofocus]").forEach(function (element) {
+      element.removeAttribute("autofocus");
+    });
+    summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      if (!link) { return; }
+      var target = document.getElementById(decodeURIComponent(link.getAttribute("href").slice(1)));
+      if (!target) { return; }
+      // A group of choices (radio buttons) names its list: focus its first choice.
+      var field = target.matches("input, select, textarea, button") ? target
+        : target.querySelector("input, select, textarea, button");
+      if (!field) { return; }
+      event.preventDefault();
+      var label = document.querySelector("label[for='" + field.id + "']");
+      field.focus({ preventScroll: true });
+      (label || field).scrollIntoView({ block: "center" });
+    });
+  }
+
+  // Python's round(): halves to the even neighbour, so the page says what the server said.
+  function roundHalfEven(value) {
+    var floor = Math.floor(value);
+    var rest = value - floor;
+    if (Math.abs(rest - 0.5) < 1e-9) { return floor % 2 === 0 ? floor : floor + 1; }
+    return Math.round(value);
+  }
+
+  // The same steps as templating.relative_to.
+  function relativeTo(moment, now) {
+    var seconds = roundHalfEven((moment - now) / 1000);
+    if (Math.abs(seconds) < 5) { return "just now"; }
+    var size = Math.abs(seconds);
+    var amount;
+    if (size < 90) { amount = size + " s"; }
+    else if (size < 90 * 60) { amount = roundHalfEven(size / 60) + " min"; }
+    else if (size < 48 * 3600) { amount = roundHalfEven(size / 3600) + " h"; }
+    else { amount = roundHalfEven(size / 86400) + " days"; }
+    return seconds > 0 ? "in " + amount : amount + " ago";
+  }
+
+  function relativeTextOf(time) {
+    var next = time.nextElementSibling;
+    return next && next.hasAttribute("data-relative-text") ? next : null;
+  }
+
+  // Every second while any time is within 90 s of now (its words change each second), every
+  // 15 s otherwise (minutes at most change). The times are looked up at each turn, so a part
+  // of the page drawn later is kept current too.
+  function setupRelativeTimes() {
+    function update() {
+      var now = Date.now();
+      var soon = false;
+      document.querySelectorAll("time[data-relative], time[data-countdown]").forEach(function (time) {
+        var moment = Date.parse(time.getAttribute("datetime"));
+        if (isNaN(moment)) { return; }
+        var countdown = time.hasAttribute("data-countdown");
+        var target = relativeTextOf(time) || (countdown ? time : null);
+        if (!target) { return; }
+        var words = countdown && moment - now < 500 ? "now" : relativeTo(moment, now);
+        if (countdown && words === "now") { time.setAttribute("data-countdown-done", ""); }
+        var wrapped = /^\(.*\)$/.test(target.textContent.trim());
+        var text = wrapped ? "(" + words + ")" : words;
+        if (target.textContent !== text) { target.textContent = text; }
+        if (Math.abs(moment - now) < 90 * 1000) { soon = true; }
+      });
+      window.setTimeout(update, soon ? 1000 - (Date.now() % 1000) : 15000);
+    }
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     reportTimeZone();
-    setupThemeToggle();
+    setupErrorSummary();
+    setupSubmittingButtons();
+    setupRelativeTimes();
     setupSearchShortcut();
     setupTemplatePicker();
     setupSmsPreview();

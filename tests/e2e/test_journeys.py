@@ -172,11 +172,41 @@ def test_the_theme_switch_is_remembered(watched, live_server):
     sign_in(page, live_server.accounts["auditor"])
     html = page.locator("html")
     expect(html).to_have_attribute("data-bs-theme", "light")
-    page.get_by_role("button", name="Dark mode").click()
+    toggle = page.get_by_role("button", name="Dark mode", exact=True)
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    expect(page.get_by_role("button", name="Use system setting")).to_be_hidden()
+    toggle.click()
     expect(html).to_have_attribute("data-bs-theme", "dark")
     page.reload()
     expect(html).to_have_attribute("data-bs-theme", "dark")
-    expect(page.get_by_role("button", name="Light mode")).to_be_visible()
+    # The name stays; the pressed state says the dark theme is on.
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Use system setting")).to_be_visible()
+
+
+def test_the_theme_can_follow_the_system_again(watched, live_server):
+    page = watched(color_scheme="dark")
+    sign_in(page, live_server.accounts["auditor"])
+    html = page.locator("html")
+    toggle = page.get_by_role("button", name="Dark mode", exact=True)
+    expect(html).to_have_attribute("data-bs-theme", "dark")  # as the system prefers
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    toggle.click()
+    expect(html).to_have_attribute("data-bs-theme", "light")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    page.reload()
+    expect(html).to_have_attribute("data-bs-theme", "light")  # the choice beats the system
+    page.get_by_role("button", name="Use system setting").click()
+    expect(html).to_have_attribute("data-bs-theme", "dark")
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(toggle).to_be_focused()
+    expect(page.get_by_role("button", name="Use system setting")).to_be_hidden()
+    # Following the system again means following its changes too.
+    page.emulate_media(color_scheme="light")
+    expect(html).to_have_attribute("data-bs-theme", "light")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    page.reload()
+    expect(html).to_have_attribute("data-bs-theme", "light")
 
 
 def test_error_pages_keep_the_dashboard_look(watched, live_server):
