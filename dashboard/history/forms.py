@@ -84,6 +84,18 @@ class HistoryFilterForm(FlaskForm):
     )
     after = HiddenField()
 
+    #: The filters behind the "Filters (n)" disclosure: all but the Search field.
+    FOLDED = (
+        "match",
+        "status",
+        "environment",
+        "response_code",
+        "sender",
+        "date_from",
+        "date_to",
+        "reason",
+    )
+
     senders: dict[int, str]  # id -> display name, for the sender choices and the rows
     role = ""  # the viewer's (for_viewer); none: searched as the most restricted role
 
@@ -92,6 +104,19 @@ class HistoryFilterForm(FlaskForm):
         self.role = role
         self.match.choices = [MATCHES[m] for m in capabilities.number_matches(role)]
         return self
+
+    @property
+    def folded_set(self) -> int:
+        """How many of the folded filters are set (the disclosure's count): a match other
+        than the default one counts only with digits to match."""
+        count = sum(1 for name in self.FOLDED if name != "match" and self[name].data)
+        other_match = self.match.data not in ("", self.match.default)
+        return count + (1 if other_match and self.q.data else 0)
+
+    @property
+    def folded_errors(self) -> bool:
+        """Whether a folded filter was refused: the disclosure opens to show why."""
+        return any(self[name].errors for name in self.FOLDED)
 
     @property
     def number_hint(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -23,7 +24,7 @@ from ..domain.capabilities import Capability
 from ..models import utcnow
 from ..security import may_use, requires
 from ..services import exports, history, sending, users
-from ..templating import local_time, status_badge
+from ..templating import local_time, relative_to, status_badge
 from . import bp
 from .forms import HistoryFilterForm
 
@@ -109,6 +110,7 @@ def table_rows(
     markup of our own."""
     viewer, zone = current_user._get_current_object(), g.viewer_zone
     attempt_url, resend_url = _url_maker("sms.attempt"), _url_maker("sms.resend")
+    now = datetime.now(UTC)
     rows = []
     for a in attempts:
         day, _, time = local_time(a.created_at, zone).partition(" ")
@@ -117,6 +119,7 @@ def table_rows(
             url=attempt_url(public_id),
             day=escape(day),
             time=escape(time),
+            ago=relative_to(a.created_at, now),
             number=number,
             badge=status_badge(a.status),
             response_code=escape(a.response_code or ""),
@@ -128,16 +131,25 @@ def table_rows(
     return rows
 
 
+#: One row, a table row from md up and a card below (the table is then a flex column, see
+#: templates/history/index.html): time and status on the card's first line, the number and
+#: Resend on its second (order-*), the other columns left out (d-none).
 _ROW = (
-    '<tr><td><a href="{url}"><span class="text-nowrap">{day}</span>'
-    ' <span class="text-nowrap">{time}</span></a></td>'
-    '<td class="text-nowrap">{number}</td><td>{badge}</td>'
-    '<td class="d-none d-md-table-cell"><code>{response_code}</code></td>'
-    '<td class="d-none d-lg-table-cell">{environment}</td>'
-    '<td class="d-none d-lg-table-cell">{sender}</td>{resend}</tr>\n'
+    '<tr class="d-flex flex-wrap align-items-center d-md-table-row border rounded-2 mb-2">'
+    '<td class="col-7 col-md-auto border-0"><a href="{url}"><span class="text-nowrap">{day}'
+    '</span> <span class="text-nowrap">{time}</span></a>'
+    ' <span class="small text-body-secondary text-nowrap">({ago})</span></td>'
+    '<td class="col-7 col-md-auto border-0 order-2 order-md-0 text-nowrap" data-number>'
+    "{number}</td>"
+    '<td class="col-5 col-md-auto border-0 order-1 order-md-0 text-end text-md-start">'
+    "{badge}</td>"
+    '<td class="d-none d-md-table-cell border-0"><code>{response_code}</code></td>'
+    '<td class="d-none d-lg-table-cell border-0">{environment}</td>'
+    '<td class="d-none d-lg-table-cell border-0">{sender}</td>{resend}</tr>\n'
 )
 _RESEND = (
-    '<td><a class="btn btn-sm btn-outline-primary" href="{url}">'
+    '<td class="col-5 col-md-auto border-0 order-3 order-md-0 text-end">'
+    '<a class="btn btn-sm btn-outline-primary" href="{url}">'
     'Resend<span class="visually-hidden"> to {number}</span></a></td>'
 )
 

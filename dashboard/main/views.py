@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import abort, current_app, g, jsonify, render_template, request
+from flask import abort, current_app, g, jsonify, render_template, request, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from .. import metrics as prometheus
 from ..domain import statuses
-from ..services import overview, readiness
+from ..security import may_use
+from ..services import attention, overview, readiness
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -18,10 +21,21 @@ log = logging.getLogger(__name__)
 
 @bp.route("/")
 def index() -> str:
-    """The overview: what happened today and this week, at a glance."""
+    """The overview: what needs attention, and what happened today and this week."""
+    zone = g.viewer_zone
+    items = [
+        (
+            item,
+            url_for(item.endpoint, **dict[str, Any](item.args))
+            if may_use(current_user, item.endpoint)
+            else None,
+        )
+        for item in attention.needs_attention(zone)
+    ]
     return render_template(
         "main/overview.html",
-        overview=overview.overview(g.viewer_zone),
+        overview=overview.overview(zone),
+        attention=items,
         statuses=statuses.ALL,
     )
 

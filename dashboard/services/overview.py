@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -14,8 +14,6 @@ from ..domain.statuses import Status
 from ..extensions import db
 from ..models import Attempt, utcnow
 
-#: Outcomes RevenueMonster decided: the acceptance rate is accepted among these.
-
 
 @dataclass(frozen=True)
 class Overview:
@@ -23,7 +21,18 @@ class Overview:
     week: dict[str, int]
     acceptance_rate: float | None  # last 7 days; None without decided attempts
     top_codes: list[tuple[str, int]]
-    per_hour: list[tuple[datetime, int]]  # the last 24 hours, oldest first
+    # The last 24 hours of the viewer's clock, oldest first: each hour's start in their zone
+    # (on the hour there, whatever the zone's offset) and its sends.
+    per_hour: list[tuple[datetime, int]]
+
+    @property
+    def empty(self) -> bool:
+        """No attempt in the last 7 days: the page says so instead of drawing zeros."""
+        return not any(self.week.values())
+
+    @property
+    def peak(self) -> int:
+        return max((count for _, count in self.per_hour), default=0)
 
 
 def overview(zone: ZoneInfo) -> Overview:
@@ -58,14 +67,15 @@ def _by_status(since: datetime) -> dict[str, int]:
 
 
 def _per_hour(now: datetime, zone: ZoneInfo) -> list[tuple[datetime, int]]:
-    """Sends that reached or may have reached RevenueMonster, per hour of the last 24."""
-    this_hour = now.replace(minute=0, second=0, microsecond=0)
-    start = this_hour - timedelta(hours=23)
+    """Sends that reached or may have reached RevenueMonster, per hour of the viewer's clock,
+    the last 24 of them. The hours start on the hour in ``zone`` (in Kolkata that is half
+    past in UTC), so the chart's labels are the hours its reader lives by."""
+    this_hour = now.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+    start = this_hour.astimezone(UTC) - timedelta(hours=23)
     times = db.session.scalars(
         select(Attempt.created_at).where(
             Attempt.created_at >= start, Attempt.status.in_(statuses.DECIDED | {Status.PENDING})
         )
     )
-    counts = Counter(t.replace(minute=0, second=0, microsecond=0) for t in times)
-    hours = [start + timedelta(hours=n) for n in range(24)]
-    return [(hour.astimezone(zone), counts.get(hour, 0)) for hour in hours]
+    counts = Counter(int((t - start).total_seconds() // 3600) for t in times)
+    return [((start + timedelta(hours=n)).astimezone(zone), counts.get(n, 0)) for n in range(24)]
