@@ -156,6 +156,9 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     code_failed_checks: Mapped[int] = mapped_column(Integer, default=0)
     code_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the code stopped working unused: another code of the number was used, or the
+    # number's wrong tries ran out (services.code_checks).
+    code_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
     response_code: Mapped[str | None] = mapped_column(String(64))
@@ -177,6 +180,38 @@ class Attempt(db.Model):  # type: ignore[name-defined]
     @property
     def status_words(self) -> str:
         return Status(self.status).word
+
+
+CHECK_OUTCOMES = ("right", "wrong", "last_try", "earlier", "none_valid", "none_sent")
+
+
+class CodeCheck(db.Model):  # type: ignore[name-defined]
+    """One check of a code a customer read back (services.code_checks), right or wrong.
+
+    The number is kept as a keyed digest (``phone_digest``): a check may be of a number typed
+    by mistake, to which nothing was ever sent, and what a person typed by mistake is kept
+    only so. The typed code is never kept. ``attempt_id`` is the send the check refers to:
+    the one whose code it was, else the latest send whose code was still valid, else the
+    latest send to the number; None when nothing was ever sent to it. Deleted with that
+    attempt (the purge)."""
+
+    __tablename__ = "code_checks"
+    __table_args__ = (
+        _check_in("outcome", CHECK_OUTCOMES),
+        Index("ix_code_checks_phone_digest_id", "phone_digest", "id"),
+        Index("ix_code_checks_attempt_id_id", "attempt_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id", ondelete="CASCADE"))
+    phone_digest: Mapped[str] = mapped_column(String(64))
+    matched: Mapped[bool] = mapped_column(Boolean)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+    user: Mapped[User] = relationship(lazy="joined")
+    attempt: Mapped[Attempt | None] = relationship()
 
 
 class AuditEvent(db.Model):  # type: ignore[name-defined]

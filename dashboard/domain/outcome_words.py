@@ -16,7 +16,7 @@ class Explanation:
     next_step: str
 
 
-CHECK_SETUP = "Tell an admin: the RevenueMonster set-up needs attention. Do not keep retrying."
+CHECK_SETUP = "Tell an admin that the RevenueMonster set-up needs fixing; resending will not help."
 WAIT_THEN_RETRY = "Wait a few minutes, then send again."
 
 #: RevenueMonster codes an SMS send can plausibly return (its API reference, SMS section).
@@ -36,7 +36,7 @@ PROVIDER = {
     ),
     "SPAM": Explanation(
         "RevenueMonster flagged this send as suspicious and did not send it.",
-        "Do not retry. Tell an admin if you believe it is a genuine request.",
+        "Do not retry; tell an admin if you believe the request is genuine.",
     ),
     "EXCEEDED_LIMIT": Explanation("RevenueMonster's rate limit was exceeded.", WAIT_THEN_RETRY),
     "TOO_MANY_REQUEST_PER_SECOND": Explanation(
@@ -97,10 +97,10 @@ PROVIDER = {
     ),
 }
 
-MAYBE_SENT = (
-    "The SMS may have been sent: ask the customer whether a code arrived before you send another."
-)
-NOTHING_SENT_RETRY = "Nothing was sent. Try again in a minute; if it happens again, tell an admin."
+#: The next step of an outcome whose headline says already that the SMS may have been sent,
+#: or that nothing was (HEADLINES): not said twice.
+MAYBE_SENT = "Ask the customer whether the SMS arrived before you send another code."
+NOTHING_SENT_RETRY = "Try again in a minute, and tell an admin if it happens again."
 
 #: The dashboard's own codes: transport failures, unknown outcomes, and its limits.
 DASHBOARD = {
@@ -144,21 +144,25 @@ DASHBOARD = {
         "Codes may not be sent to this country.", "Ask an admin if this country should be allowed."
     ),
     "LIMIT_COOLDOWN": Explanation(
-        "A code was sent to this number moments ago.",
-        "Ask the customer to wait for it; send again after the time shown.",
+        "Two sends to one number must be a little apart, so that their codes do not cross.",
+        "Ask the customer to wait for the code already on its way; send again after the time "
+        "shown.",
     ),
     "LIMIT_NUMBER_HOUR": Explanation(
-        "This number has had as many codes as allowed in an hour.",
+        "This number has had as many codes this hour as its hourly limit allows.",
         "Send again after the time shown.",
     ),
     "LIMIT_NUMBER_DAY": Explanation(
-        "This number has had as many codes as allowed in a day.", "Send again after the time shown."
+        "This number has had as many codes today as its daily limit allows.",
+        "Send again after the time shown.",
     ),
     "LIMIT_USER_HOUR": Explanation(
-        "You have sent as many codes as allowed in an hour.", "Send again after the time shown."
+        "You have sent as many codes this hour as your own hourly limit allows.",
+        "Send again after the time shown, or ask a colleague to send this one.",
     ),
     "LIMIT_USER_DAY": Explanation(
-        "You have sent as many codes as allowed in a day.", "Send again after the time shown."
+        "You have sent as many codes today as your own daily limit allows.",
+        "Send again after the time shown, or ask a colleague to send this one.",
     ),
 }
 
@@ -184,33 +188,85 @@ def explain(code: str | None, status: str) -> Explanation:
         return Explanation("RevenueMonster had a server error.", MAYBE_SENT)
     if code and code.startswith("HTTP_3"):
         return Explanation(
-            "RevenueMonster's address answered the SMS request with a redirect, which is not "
-            "followed: the configured URL may be wrong. Tell an admin.",
+            "RevenueMonster's address answered with a redirect, which is not followed, so the "
+            "configured URL may be wrong.",
             MAYBE_SENT,
         )
+    # The headline says what the status means: these add what it does not.
     if status == Status.UNKNOWN:
-        return Explanation("No valid answer came back: the SMS may have been sent.", MAYBE_SENT)
+        return Explanation("RevenueMonster's answer was missing or could not be read.", MAYBE_SENT)
     if status == Status.REJECTED:
-        return Explanation("RevenueMonster refused the SMS; nothing was sent.", CHECK_SETUP)
+        return Explanation(
+            "RevenueMonster gave a code this dashboard does not know.",
+            "Tell an admin the response code before you send again.",
+        )
     if status == Status.FAILED:
-        return Explanation("The request never reached RevenueMonster.", NOTHING_SENT_RETRY)
+        return Explanation("The dashboard could not reach RevenueMonster.", NOTHING_SENT_RETRY)
     if status == Status.PENDING:
-        return Explanation("The request to RevenueMonster is still in progress.", "Wait a moment.")
+        return Explanation("It has not answered yet.", "Reload the page in a moment.")
     return Explanation("The outcome is not recorded yet.", "Reload the page in a moment.")
 
 
 #: When the provider answered but the dashboard's database refused to record the answer, even
 #: after a few tries: the page says what RevenueMonster said, and what the record will say.
 UNRECORDED = Explanation(
-    "The dashboard could not record this answer: its database refused the write. The "
-    "attempt's record says Pending for now, then Unknown once interrupted sends are "
-    "reconciled (within a few minutes of the send); it will not show this answer.",
-    "Rely on what this page says about this send, not on the history. If it happens again, "
-    "tell whoever runs the dashboard.",
+    "The dashboard's database refused to record this answer, so the history shows this send "
+    "as Pending, then Unknown within a few minutes, and never this answer.",
+    "Rely on this page for this send, and tell whoever runs the dashboard if it happens again.",
 )
 
 #: When the attempt could not even be recorded (the database busy or unreachable).
 DATABASE_BUSY = (
     "The dashboard's database is busy or unreachable, so nothing was recorded and nothing "
-    "was sent. Try again in a moment."
+    "was sent: try again in a moment."
 )
+
+
+@dataclass(frozen=True)
+class FirstStep:
+    """What a result page offers first, after the outcome: ``kind`` is stable, for the
+    template and tests ("check", "wait", "ask", "admin", "wait_answer", "resend"); ``words``
+    is the sentence that introduces it (for "wait", the time follows it)."""
+
+    kind: str
+    words: str
+
+
+FIRST_STEPS = {
+    "check": FirstStep("check", "Ask the customer to read out the code, and check it here."),
+    "wait": FirstStep("wait", "The next send to this number is allowed from"),
+    # The sender's own caps (LIMIT_USER_*): the wait is theirs, not the number's.
+    "wait_yours": FirstStep("wait", "Your next send is allowed from"),
+    "ask": FirstStep(
+        "ask",
+        "Ask the customer whether the SMS arrived first: if it did, check its code here; "
+        "if not, resend.",
+    ),
+    "admin": FirstStep(
+        "admin",
+        "An admin must fix the RevenueMonster set-up before codes can go out, so there is no "
+        "point resending.",
+    ),
+    "wait_answer": FirstStep("wait_answer", "Reload this page in a moment for the outcome."),
+    "resend": FirstStep("resend", ""),
+}
+
+
+def first_step(
+    status: str, code: str | None = None, *, retry_at_known: bool, setup: bool
+) -> FirstStep:
+    """The first action of the result page of an attempt with ``status`` and response
+    ``code``: ``retry_at_known`` when the limits said from when the next send may go,
+    ``setup`` when its code is one only an admin can fix (services.attention.is_setup_error)."""
+    if setup:
+        return FIRST_STEPS["admin"]
+    if status == Status.ACCEPTED:
+        return FIRST_STEPS["check"]
+    if status == Status.UNKNOWN:
+        return FIRST_STEPS["ask"]
+    if status == Status.PENDING:
+        return FIRST_STEPS["wait_answer"]
+    if status == Status.BLOCKED and retry_at_known:
+        yours = bool(code and code.startswith("LIMIT_USER_"))
+        return FIRST_STEPS["wait_yours" if yours else "wait"]
+    return FIRST_STEPS["resend"]

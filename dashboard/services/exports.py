@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, String, func, select, type_coerce
+from sqlalchemy import Select, String, case, func, select, type_coerce
 from sqlalchemy.orm import aliased
 
 from ..database import end_read_transaction, write_transaction
@@ -48,7 +48,15 @@ COLUMNS = (
     "reason",
     "sender",
     "resend_of",
+    "code_checked_at",
+    "code_check_result",
+    "wrong_checks",
 )
+#: ``code_check_result``: the code was used ("right"), ended unused when another code of the
+#: number was used or the number's wrong tries ran out ("ended"), or tried wrongly only
+#: ("wrong"); empty when nobody checked it. ``wrong_checks`` counts the wrong tries for the
+#: number made while this code was valid (services.code_checks).
+CHECK_RESULTS = ("right", "ended", "wrong")
 #: A cell starting with one of these is a formula to a spreadsheet (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 STARTED = "history.export_started"  # audited before the first byte
@@ -147,9 +155,10 @@ def _actor(who: audit.Actor | int) -> audit.Actor:
 
 def _batch(filters: Filters, before: int) -> Select[Any]:
     """The next ``BATCH_SIZE`` matches below id ``before``: the id (the keyset), then the
-    values of COLUMNS. The sender and the repeated attempt are looked up per row through their
-    primary keys (subqueries, not joins), so that the plan of the matches stays the history
-    query's own: a join let PostgreSQL, without statistics, hash the whole table per batch."""
+    values of COLUMNS. The code checks' columns are the attempt's own. The sender and the
+    repeated attempt are looked up per row through their primary keys (subqueries, not
+    joins), so that the plan of the matches stays the history query's own: a join let
+    PostgreSQL, without statistics, hash the whole table per batch."""
     sender = select(User.email).where(User.id == Attempt.user_id).scalar_subquery()
     original = (
         select(_ORIGINAL.public_id).where(_ORIGINAL.id == Attempt.resend_of_id).scalar_subquery()
@@ -173,8 +182,22 @@ def _batch(filters: Filters, before: int) -> Select[Any]:
             Attempt.reason,
             sender,
             original,
+            _utc_text(Attempt.code_verified_at),
+            _check_result(),
+            Attempt.code_failed_checks,
         )
         .limit(BATCH_SIZE)
+    )
+
+
+def _check_result() -> Any:
+    """``code_check_result`` from the attempt's own columns (no query per row)."""
+    right, ended, wrong = CHECK_RESULTS
+    return case(
+        (Attempt.code_verified_at.is_not(None), right),
+        (Attempt.code_ended_at.is_not(None), ended),
+        (Attempt.code_failed_checks > 0, wrong),
+        else_=None,
     )
 
 

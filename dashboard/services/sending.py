@@ -151,8 +151,8 @@ def reconcile_stale_attempts() -> int:
             .values(
                 status=Status.UNKNOWN,
                 response_code="NO_OUTCOME",
-                response_message="The send was interrupted before its outcome was recorded; "
-                "the SMS may have been sent.",
+                response_message="The process sending it stopped before RevenueMonster's "
+                "answer was recorded.",
                 finished_at=utcnow(),
             )
         )
@@ -287,14 +287,15 @@ def _call_provider(
         log.exception("sending.database_error")
         outcome: SmsOutcome = NotSent(
             "DATABASE_ERROR",
-            "The dashboard's database failed before RevenueMonster was called. Nothing was sent.",
+            "The dashboard's database failed before RevenueMonster was called, so nothing was "
+            "sent.",
         )
         return outcome, None, round((time.monotonic() - started) * 1000)
     except Exception:  # unreadable credentials (an encryption key removed...): nothing left
         log.exception("sending.configuration_error")
         outcome = NotSent(
             "CONFIGURATION_ERROR",
-            "The stored RevenueMonster credentials could not be read. Nothing was sent.",
+            "The stored RevenueMonster credentials could not be read, so nothing was sent.",
         )
         return outcome, None, round((time.monotonic() - started) * 1000)
     try:
@@ -308,7 +309,7 @@ def _call_provider(
         log.exception("sending.unexpected_error")
         outcome = Unknown(
             code="INTERNAL_ERROR",
-            message="The dashboard failed while sending; the SMS may or may not have gone out.",
+            message="The dashboard failed while sending, after the request may have left.",
             http_status=None,
         )
     return outcome, version, round((time.monotonic() - started) * 1000)

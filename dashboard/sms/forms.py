@@ -67,19 +67,39 @@ class ResendForm(FlaskForm):
     busy: str | None = None  # as SendCodeForm.busy
 
 
-class CheckCodeForm(FlaskForm):
-    country_code = SelectField("Country code", validate_choice=False)
-    phone_number = StringField(
-        "Phone number", validators=[DataRequired("Enter the phone number."), Length(max=32)]
-    )
-    code = StringField(
+def _code() -> StringField:
+    return StringField(
         "Code",
         validators=[
             DataRequired("Enter the code the customer reads out."),
             Regexp(r"^\s*\d{6}\s*$", message="A code is 6 digits."),
         ],
     )
-    submit = SubmitField("Check code")
+
+
+class CheckCodeForm(FlaskForm):
+    """A check of the number typed (the "Check a code" page)."""
+
+    country_code = SelectField("Country code", validate_choice=False)
+    phone_number = StringField(
+        "Phone number", validators=[DataRequired("Enter the phone number."), Length(max=32)]
+    )
+    code = _code()
+    submit = SubmitField("Check the code")
+
+
+class CheckSendCodeForm(FlaskForm):
+    """A check of the number of one send (its result page, or "Check a code" opened from it):
+    the attempt's public id travels, never the number, which may be masked for the viewer."""
+
+    attempt = HiddenField(
+        validators=[
+            InputRequired("Open the send again and check from there."),
+            Regexp(r"^[0-9a-f-]{36}$", message="Open the send again and check from there."),
+        ]
+    )
+    code = _code()
+    submit = SubmitField("Check the code")
 
 
 class RevealForm(FlaskForm):

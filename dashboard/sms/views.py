@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 
 from flask import (
     abort,
@@ -15,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ..domain import messages, outcome_words
@@ -23,17 +25,19 @@ from ..domain.phone_numbers import InvalidPhoneNumber
 from ..domain.statuses import Status
 from ..security import requires
 from ..services import (
+    attention,
     code_checks,
     environments,
     history,
     limits,
     message_templates,
     runtime_settings,
+    send_drafts,
     sending,
 )
-from ..templating import PRODUCT_NAME
+from ..templating import PRODUCT_NAME, when
 from . import bp
-from .forms import CheckCodeForm, ResendForm, RevealForm, SendCodeForm
+from .forms import CheckCodeForm, CheckSendCodeForm, ResendForm, RevealForm, SendCodeForm
 
 
 @bp.route("/send", methods=["GET", "POST"])
@@ -42,7 +46,10 @@ def send() -> str | Response:
     current_limits = limits.current()
     templates = message_templates.all_templates()
     editing = runtime_settings.message_editing_allowed()
-    form = SendCodeForm()
+    draft = None
+    if request.method == "GET":  # back from an expired session (errors.send_form_kept)
+        draft = send_drafts.unseal(request.args.get("draft"), user_id=current_user.id)
+    form = SendCodeForm(data=draft.values if draft else None)
     form.country_code.choices = limits.allowed_countries(current_limits)
     form.template.choices = [(t.id, t.name) for t in templates]
     if form.validate_on_submit():
@@ -57,7 +64,8 @@ def send() -> str | Response:
         sent = _send(form, send_request)
         if sent is not None:
             return sent
-    if request.method == "GET" or not editing:  # show what would go, not what was posted
+    kept_edit = draft is not None and editing and draft.values["message"]
+    if (request.method == "GET" and not kept_edit) or not editing:  # what would go
         form.message.data = (message_templates.find(form.template.data or "") or templates[0]).text
     page = render_template(
         "sms/send.html",
@@ -66,6 +74,7 @@ def send() -> str | Response:
         editing=editing,
         limits=current_limits,
         environment=environments.active_environment(),
+        draft=draft,
     )
     return _busy(page) if form.busy else page
 
@@ -88,6 +97,10 @@ def reveal(public_id: str) -> str:
 
 
 def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:
+    """The result of a send, its first action following the outcome (outcome_words.first_step):
+    check the code, wait for the cooldown, ask the customer, resend, or have an admin fix the
+    set-up; then its timeline, details and every check that refers to it."""
+    check_form = CheckSendCodeForm(formdata=None, attempt=found.public_id)
     return render_template(
         "sms/attempt.html",
         attempt=found,
@@ -96,9 +109,24 @@ def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:
         reveal_form=reveal_form or RevealForm(formdata=None),
         headline=outcome_words.HEADLINES[found.status],
         explanation=outcome_words.explain(found.response_code, found.status),
+        first_step=outcome_words.first_step(
+            found.status,
+            found.response_code,
+            retry_at_known=found.retry_at is not None,
+            setup=attention.is_setup_error(found.response_code),
+        ),
+        retry_at=countdown(found.retry_at),
+        check_form=check_form,
+        checks=code_checks.checks_of(found),
+        outcome_words=code_checks.OUTCOME_WORDS,
         resends=sending.resends_of(found),
         template=message_templates.find(found.template_id) if found.template_id else None,
     )
+
+
+def countdown(moment: datetime | None) -> Markup:
+    """``when(moment)`` whose time the page's script counts down to (``data-countdown``)."""
+    return when(moment).replace(Markup("<time "), Markup("<time data-countdown "), 1)
 
 
 @bp.route("/attempts/<public_id>/resend", methods=["GET", "POST"])
@@ -142,6 +170,12 @@ def resend(public_id: str) -> str | Response:
 @bp.route("/check", methods=["GET", "POST"])
 @requires(Capability.CHECK_CODE)
 def check() -> str:
+    """Check a code a customer reads out: of the number typed, or of the number of the send
+    named by ``attempt`` (from its result page), which stays on the server and is shown as
+    the viewer may see it. Either way any valid code of the number counts (code_checks)."""
+    public_id = request.values.get("attempt")
+    if public_id:
+        return _check_send(_attempt_or_404(public_id))
     form = CheckCodeForm()
     form.country_code.choices = limits.allowed_countries(limits.current())
     result = None
@@ -155,7 +189,43 @@ def check() -> str:
             )
         except InvalidPhoneNumber as error:
             getattr(form, error.field).errors = [str(error)]
-    return render_template("sms/check.html", form=form, result=result)
+    return _check_page(form, result, e164=result.e164 if result else None)
+
+
+def _check_send(found) -> str:  # noqa: ANN001  # an Attempt, as _attempt_or_404 finds it
+    form = CheckSendCodeForm()
+    result = None
+    if form.validate_on_submit():
+        result = code_checks.check_code_of(current_user, found, form.code.data or "")
+        form.code.data = ""
+    form.attempt.data = found.public_id
+    return _check_page(
+        form,
+        result,
+        e164=found.phone_e164,
+        attempt=found,
+        number=history.number_for(found, current_user),
+    )
+
+
+def _check_page(
+    form: CheckCodeForm | CheckSendCodeForm,
+    result: code_checks.CheckResult | None,
+    *,
+    e164: str | None,
+    attempt=None,  # noqa: ANN001  # the send the page was opened from
+    number: str | None = None,
+) -> str:
+    """The check page: the form, the result, and the latest checks of the number."""
+    return render_template(
+        "sms/check.html",
+        form=form,
+        result=result,
+        attempt=attempt,
+        number=number,
+        checks=code_checks.recent_checks_of_number(e164) if e164 else [],
+        outcome_words=code_checks.OUTCOME_WORDS,
+    )
 
 
 def _send(

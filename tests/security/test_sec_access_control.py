@@ -56,6 +56,7 @@ EXPECTED = {
     "admin.limits_page": ADMIN,
     "admin.templates_page": ADMIN,
     "admin.template_action": ADMIN,
+    "admin.edit_template": ADMIN,
     "admin.provider": ADMIN,
     "admin.save_credentials": ADMIN,
     "admin.generate_key": ADMIN,

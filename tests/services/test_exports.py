@@ -17,10 +17,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from support import csrf_token, db_kind, query_scalar
 from support.bulk import FORMULA, MULTILINE, seed_attempts
 
+from dashboard.database import write_transaction
 from dashboard.extensions import db
 from dashboard.models import Attempt, User, utcnow
 from dashboard.services import exports
@@ -113,7 +114,8 @@ def test_a_large_export_is_audited_before_its_first_byte_and_matches_its_manifes
 
 
 def reference_records(app) -> list[dict[str, Any]]:
-    """The attempts as the export before issue 16 wrote them: from ORM objects, row by row."""
+    """The attempts as the export before issue 16 wrote them (with issue 17's code-check
+    columns): from ORM objects, row by row."""
     with app.app_context():
         found = []
         for a in db.session.scalars(select(Attempt).order_by(Attempt.id.desc())):
@@ -134,9 +136,31 @@ def reference_records(app) -> list[dict[str, Any]]:
                     "reason": a.reason,
                     "sender": a.user.email,
                     "resend_of": a.resend_of.public_id if a.resend_of is not None else None,
+                    "code_checked_at": a.code_verified_at
+                    and a.code_verified_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "code_check_result": "right"
+                    if a.code_verified_at
+                    else "ended"
+                    if a.code_ended_at
+                    else "wrong"
+                    if a.code_failed_checks
+                    else None,
+                    "wrong_checks": a.code_failed_checks,
                 }
             )
         return found
+
+
+def checked(app) -> None:
+    """Code checks on some of the seeded attempts: wrong tries on every 3rd, the code used on
+    every 7th (a minute after the send), ended unused on every 11th."""
+    with app.app_context(), write_transaction():
+        db.session.execute(
+            update(Attempt).where(Attempt.id % 3 == 0).values(code_failed_checks=Attempt.id % 6)
+        )
+        for every, column in ((7, "code_verified_at"), (11, "code_ended_at")):
+            for attempt in db.session.scalars(select(Attempt).where(Attempt.id % every == 0)):
+                setattr(attempt, column, attempt.created_at + timedelta(seconds=61.5))
 
 
 def test_csv_and_json_lines_are_byte_for_byte_the_format_they_were(app, auditor, auditor_id):
@@ -145,7 +169,9 @@ def test_csv_and_json_lines_are_byte_for_byte_the_format_they_were(app, auditor,
     seed_attempts(
         app, 2 * exports.BATCH_SIZE + 7, user_id=auditor_id, start=utcnow() - timedelta(days=1)
     )
+    checked(app)
     expected = reference_records(app)
+    assert {r["code_check_result"] for r in expected} == {"right", "ended", "wrong", None}
     assert any(r["resend_of"] for r in expected) and any(r["reason"] == FORMULA for r in expected)
     assert any(r["response_message"] == MULTILINE for r in expected)
     lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in expected]
