@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Flask, current_app, g, render_template
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from .extensions import db
 from .logs import current_request_id
-from .security import local_path
+from .security import keep_send_form, send_form_from_this_site
 from .services import send_drafts
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,12 @@ def csrf_error(error: CSRFError) -> tuple[str, int] | Response:
             "header), which the dashboard needs over HTTPS. Allow referrers for this site, "
             "reload the page and submit it again."
         )
-    elif _send_form_from_this_site():
-        return send_form_kept()
+    elif send_form_from_this_site():
+        signed_in = bool(current_user.is_authenticated)
+        return keep_send_form(
+            user_id=current_user.id if signed_in else None,
+            why=send_drafts.FORM_EXPIRED if signed_in else send_drafts.SIGNED_OUT,
+        )
     else:
         title = "The form expired"
         explanation = (
@@ -52,39 +56,6 @@ def csrf_error(error: CSRFError) -> tuple[str, int] | Response:
             "Go back, reload the page and submit it again."
         )
     return render_template("error.html", code=400, title=title, explanation=explanation), 400
-
-
-def _send_form_from_this_site() -> bool:
-    """A send form posted from one of our own pages, with a token (expired, or of a session
-    that ended): the form an agent filled in. A post from another site (its Origin, or
-    without one its Referer, says so) or without any token is refused as ever, so that no
-    other site can fill in an agent's send form for them."""
-    if request.endpoint != "sms.send" or request.method != "POST":
-        return False
-    if not request.form.get("csrf_token"):
-        return False
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        return origin == request.host_url.rstrip("/")
-    return local_path(request.referrer) is not None
-
-
-def send_form_kept() -> Response:
-    """The send form came without a valid token: its session ended (signed out in another
-    tab, expired) or the form itself expired. Nothing is sent; what was typed is sealed into
-    the address of the send form (services.send_drafts), through the sign-in when the session
-    is gone, so the agent finds it again and sends it with a fresh click."""
-    signed_in = bool(current_user.is_authenticated)
-    draft = send_drafts.seal(
-        request.form,
-        user_id=current_user.id if signed_in else None,
-        why=send_drafts.FORM_EXPIRED if signed_in else send_drafts.SIGNED_OUT,
-    )
-    back = url_for("sms.send", draft=draft)
-    if signed_in:
-        return redirect(back, 303)
-    flash(send_drafts.SIGN_IN_NOTICE, "info")
-    return redirect(url_for("auth.login", next=back), 303)
 
 
 def http_error(error: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:

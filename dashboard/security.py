@@ -27,7 +27,7 @@ from werkzeug.exceptions import BadRequest
 from .domain.capabilities import Capability
 from .extensions import db, login_manager
 from .models import User
-from .services import audit, users
+from .services import audit, send_drafts, users
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,12 +139,17 @@ def require_sign_in() -> Any:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
     if not current_user.is_authenticated:
+        if send_form_from_this_site():  # its session was ended on another device
+            return keep_send_form(user_id=None, why=send_drafts.SIGNED_OUT)
         return login_manager.unauthorized()
     now = time.time()
     too_old = now - session.get("signed_in_at", 0) > ABSOLUTE_TIMEOUT_SECONDS
     too_idle = now - session.get("seen_at", 0) > IDLE_TIMEOUT_SECONDS
     if too_old or too_idle:
+        user_id = current_user.id
         end_session()
+        if send_form_from_this_site():
+            return keep_send_form(user_id=user_id, why=send_drafts.SIGNED_OUT)
         flash("Your session expired. Please sign in again.", "info")
         back = request.full_path if request.method == "GET" else None
         return redirect(url_for("auth.login", next=back))
@@ -273,3 +278,31 @@ def set_security_headers(response: Response) -> Response:
     if request.endpoint not in STATIC_ENDPOINTS:
         headers["Cache-Control"] = "no-store"
     return response
+
+
+def send_form_from_this_site() -> bool:
+    """A send form posted from one of our own pages, with a token (expired, or of a session
+    that ended): the form an agent filled in. A post from another site (its Origin, or
+    without one its Referer, says so) or without any token is refused as ever, so that no
+    other site can fill in an agent's send form for them."""
+    if request.endpoint != "sms.send" or request.method != "POST":
+        return False
+    if not request.form.get("csrf_token"):
+        return False
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin == request.host_url.rstrip("/")
+    return local_path(request.referrer) is not None
+
+
+def keep_send_form(*, user_id: int | None, why: str) -> Any:
+    """The send form could not be taken: its session ended (signed out in another tab or
+    device, idle or too old) or the form's token expired. Nothing is sent; what was typed is
+    sealed into the address of the send form (services.send_drafts), through the sign-in when
+    the session is gone, so the agent finds it again and sends it with a fresh click."""
+    draft = send_drafts.seal(request.form, user_id=user_id, why=why)
+    back = url_for("sms.send", draft=draft)
+    if why == send_drafts.FORM_EXPIRED:
+        return redirect(back, 303)
+    flash(send_drafts.SIGN_IN_NOTICE, "info")
+    return redirect(url_for("auth.login", next=back), 303)

@@ -6,6 +6,7 @@ session that brings the agent back to the form as they left it, with nothing sen
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from datetime import timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -15,8 +16,9 @@ from freezegun import freeze_time
 from support import PASSWORD, csrf_token, query_scalar, sign_in
 from test_send import KEY_RE, send, send_form
 
+from dashboard import security
 from dashboard.models import utcnow
-from dashboard.services import send_drafts
+from dashboard.services import send_drafts, users
 
 CHECK_FORM_RE = re.compile(r"<form [^>]*data-check-form.*?</form>", re.S)
 
@@ -166,6 +168,42 @@ def test_a_send_after_the_session_ended_signs_in_and_returns_to_the_form_as_type
     )
     assert again.status_code == 302
     assert query_scalar(app, "SELECT count(*) FROM attempts") == 1
+
+
+@pytest.mark.parametrize("ended_by", ["idle", "elsewhere"])
+def test_a_send_after_the_session_timed_out_or_ended_elsewhere_keeps_the_form(
+    app, support, sandbox, simulator, ended_by
+):
+    """The two ways a session ends with its form token still good: the idle limit, and
+    "sign out everywhere" from another device (the session version changes). Either way the
+    form comes back after sign-in, and nothing is sent."""
+    data = send_form(support, phone_number="017-123 4568", reason="Ticket 89: new phone")
+    before = simulator.simulator.sms_requests
+    if ended_by == "elsewhere":
+        with app.app_context():
+            agent = users.find_by_email("agent@example.com")
+            users.sign_out_everywhere(agent, "test")
+        later = nullcontext()
+    else:
+        later = freeze_time(utcnow() + timedelta(seconds=security.IDLE_TIMEOUT_SECONDS + 60))
+    with later:
+        response = support.post("/send", data=data, headers=SAME_SITE)
+        location, back = draft_location(response)
+        assert urlsplit(location).path == "/login" and back.startswith("/send?draft=")
+        login = support.get(location).get_data(as_text=True)
+        signed_in = support.post(
+            location,
+            data={
+                "email": "agent@example.com",
+                "password": PASSWORD,
+                "csrf_token": csrf_token(login),
+            },
+        )
+        assert signed_in.headers["Location"] == back
+        form = unescape(support.get(back).get_data(as_text=True))
+    assert 'value="017-123 4568"' in form and 'value="Ticket 89: new phone"' in form
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 0
+    assert simulator.simulator.sms_requests == before
 
 
 def test_a_draft_opens_only_for_who_typed_it_and_only_as_sealed(app, client, make_user, sandbox):
