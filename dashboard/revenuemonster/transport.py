@@ -118,7 +118,7 @@ def post_once(
     Reading the body stops at a deadline of connect + read timeout after the start, and never
     later than ``send_deadline`` (monotonic), the budget of the whole send when it has one.
     """
-    host = urlsplit(url).hostname or url
+    host = server_name(url)
     deadline = time.monotonic() + connect_timeout + read_timeout
     if send_deadline is not None:  # the whole send has a budget: never overrun it
         remaining = send_deadline - time.monotonic()
@@ -179,13 +179,21 @@ def _parse_payload(raw: bytes) -> Any:
 # -- classification of transport failures ----------------------------------------------------
 
 
+def server_name(url: str) -> str:
+    """How the technical details name the server: RevenueMonster, with the host called, so
+    that an admin sees which address failed ("RevenueMonster (sandbox.rm-api.io)") and an
+    agent never reads a bare host name where RevenueMonster is meant."""
+    return f"RevenueMonster ({urlsplit(url).hostname or url})"
+
+
 def classify_transport_error(exc: BaseException, host: str) -> NotSent | Unknown:
     """Classify a requests exception: NotSent only when the failure provably happened before
     the request bytes left (DNS, TCP connect, TLS handshake, request building), else Unknown.
+    ``host`` names the server as server_name() does.
     """
     chain = _linked(exc)
     if _has(chain, NameResolutionError, socket.gaierror):
-        return NotSent("DNS_ERROR", f"The name {host} could not be resolved. Nothing was sent.")
+        return NotSent("DNS_ERROR", f"The address of {host} could not be resolved. Nothing was sent.")
     if _has(chain, NewConnectionError):  # checked before ConnectTimeoutError, its base class
         if _has(chain, ConnectionRefusedError):
             return NotSent(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..database import end_read_transaction, refresh_statistics, write_transaction
 from ..domain import statuses
 from ..extensions import db
-from ..models import Attempt, utcnow
+from ..models import Attempt, CodeCheck, utcnow
 from . import audit
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,12 @@ def purge_older_than(days: int, actor: audit.Actor) -> int:
         after = ids[-1]
         if len(ids) < BATCH_SIZE:
             break
+    # Checks go with their attempts; those of numbers nothing was sent to (typed by mistake,
+    # kept only as a keyed digest) have no attempt, and go by their own age. Few: one pass.
+    with write_transaction():
+        db.session.execute(
+            delete(CodeCheck).where(CodeCheck.attempt_id.is_(None), CodeCheck.created_at < cutoff)
+        )
     with write_transaction(audit.CHAIN_LOCK):
         audit.record(
             ACTION,

@@ -16,7 +16,7 @@ from test_limits import set_limits
 from test_send import send
 
 from dashboard.extensions import db
-from dashboard.models import utcnow
+from dashboard.models import CodeCheck, utcnow
 from dashboard.services import retention
 from dashboard.services.users import find_by_email
 
@@ -124,3 +124,35 @@ def test_a_purge_in_batches_deletes_exactly_the_old_while_sends_and_sign_ins_go_
 def test_the_purge_refuses_to_keep_no_day(app):
     with app.app_context(), pytest.raises(ValueError, match="at least one day"):
         retention.purge_older_than(0, "test")
+
+
+def test_the_purge_deletes_old_checks_with_their_attempts_and_of_numbers_never_sent_to(
+    app, support
+):
+    """A check goes with the attempt it refers to; one of a number nothing was sent to (a
+    digest of what was typed by mistake) goes when it is as old as the attempts purged."""
+    now, long_ago = utcnow(), utcnow() - timedelta(days=400)
+    with app.app_context():
+        agent_id = find_by_email("agent@example.com").id
+    old_attempt = seed_attempts(app, 1, user_id=agent_id, start=long_ago)[0]
+    with app.app_context():
+        rows = [
+            (old_attempt, long_ago, "sent-to-old"),
+            (None, long_ago, "never-sent-old"),
+            (None, now, "never-sent-new"),
+        ]
+        for attempt_id, at, digest in rows:
+            db.session.add(
+                CodeCheck(
+                    user_id=agent_id,
+                    attempt_id=attempt_id,
+                    created_at=at,
+                    phone_digest=digest,
+                    matched=False,
+                    outcome="wrong",
+                )
+            )
+        db.session.commit()
+        retention.purge_older_than(365, "test")
+        kept = db.session.scalars(text("SELECT phone_digest FROM code_checks")).all()
+    assert kept == ["never-sent-new"]
