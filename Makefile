@@ -133,6 +133,8 @@ screenshots: install-dev browser
 	cp test-artifacts/screenshots/sign-in-light.png test-artifacts/screenshots/send-light.png \
 	   test-artifacts/screenshots/history-light.png test-artifacts/screenshots/history-dark.png \
 	   test-artifacts/screenshots/result-dark.png test-artifacts/screenshots/send-phone-light.png \
+	   test-artifacts/screenshots/result-phone-light.png \
+	   test-artifacts/screenshots/history-phone-dark.png \
 	   docs/screenshots/
 
 # History at scale against a Flask-Admin view of the same table (1 million rows; see README).

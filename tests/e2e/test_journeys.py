@@ -24,7 +24,7 @@ def test_support_sends_a_code_reads_the_result_and_finds_it_in_history(
     navigation.get_by_role("link", name="Send code").click()
     expect(page).to_have_title(re.compile("Send code · RM SMS Dashboard"))
     expect(page.get_by_role("status").first).to_contain_text("Sandbox environment")
-    expect(page.get_by_label("Country code")).to_be_focused()
+    expect(page.get_by_label("Phone number")).to_be_focused()  # the one choice is made
     expect(page.get_by_label("Country code")).to_have_value("60")
     page.get_by_label("Phone number").fill("016-387 7652")
     page.get_by_label("Reason").fill("Ticket 1234")
@@ -118,6 +118,26 @@ def message_editing(live_server) -> Iterator[None]:  # type: ignore[no-untyped-d
     yield
     with live_server.app.app_context():
         runtime_settings.allow_message_editing(False, "e2e tests")
+
+
+def test_support_on_a_phone_sends_reads_the_result_and_finds_it(watched, live_server):
+    """The agent's day on a 390 px phone in Kuala Lumpur (the README's phone pictures)."""
+    page = watched(viewport=PHONE, timezone_id="Asia/Kuala_Lumpur")
+    sign_in(page, live_server.accounts["support"])
+    page.goto("/send")
+    page.get_by_label("Phone number").fill("012-345 9911")
+    page.get_by_label("Reason").fill("Ticket 5120: new phone")
+    page.get_by_role("button", name="Send code").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Accepted")
+    expect(page.get_by_role("button", name="Check the code")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "result-phone")
+    page.goto("/history?q=9911")
+    card = page.get_by_role("row").filter(has_text="+60 12-345 9911").first
+    expect(card).to_contain_text("Accepted")
+    expect(card).to_contain_text("+08")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "history-phone")
 
 
 def test_the_preview_counts_segments_as_the_agent_types(watched, live_server, message_editing):
