@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from .extensions import db
 from .logs import current_request_id
-from .security import keep_send_form, send_form_from_this_site
+from .security import keep_send_form
 from .services import send_drafts
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,10 @@ def csrf_error(error: CSRFError) -> tuple[str, int] | Response:
             "header), which the dashboard needs over HTTPS. Allow referrers for this site, "
             "reload the page and submit it again."
         )
-    elif send_form_from_this_site():
-        signed_in = bool(current_user.is_authenticated)
-        return keep_send_form(
-            user_id=current_user.id if signed_in else None,
-            why=send_drafts.FORM_EXPIRED if signed_in else send_drafts.SIGNED_OUT,
-        )
+    elif kept := keep_send_form(
+        send_drafts.FORM_EXPIRED if current_user.is_authenticated else send_drafts.SIGNED_OUT
+    ):
+        return kept
     else:
         title = "The form expired"
         explanation = (

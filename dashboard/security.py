@@ -109,9 +109,31 @@ def start_session(user: User) -> None:
     session["signed_in_at"] = session["seen_at"] = session["fresh_at"] = now
 
 
+#: Who the session belonged to, kept in the new, empty session when it ends (an integer, in
+#: the signed cookie): a send form posted after that comes back to them, and only them.
+SIGNED_OUT_USER = "signed_out_user"
+
+
 def end_session() -> None:
+    owner = session_owner()
     logout_user()
     session.clear()
+    if owner is not None:
+        session[SIGNED_OUT_USER] = owner
+
+
+def session_owner() -> int | None:
+    """The user this browser's session is, or was, of: signed in; or whose sign-in was ended
+    elsewhere (the cookie still names them: ``_user_id`` is ``"<id>:<session version>"``); or
+    who signed out here. Read from the signed session cookie only, which no one else can
+    write: never from what a request says."""
+    if current_user.is_authenticated:
+        return int(current_user.id)
+    ended = str(session.get("_user_id") or "").partition(":")[0]
+    if ended.isdigit():
+        return int(ended)
+    owner = session.get(SIGNED_OUT_USER)
+    return owner if isinstance(owner, int) else None
 
 
 def mark_fresh() -> None:
@@ -139,17 +161,16 @@ def require_sign_in() -> Any:
     if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint is None:
         return None
     if not current_user.is_authenticated:
-        if send_form_from_this_site():  # its session was ended on another device
-            return keep_send_form(user_id=None, why=send_drafts.SIGNED_OUT)
-        return login_manager.unauthorized()
+        kept = keep_send_form(send_drafts.SIGNED_OUT)  # its session was ended elsewhere
+        return kept or login_manager.unauthorized()
     now = time.time()
     too_old = now - session.get("signed_in_at", 0) > ABSOLUTE_TIMEOUT_SECONDS
     too_idle = now - session.get("seen_at", 0) > IDLE_TIMEOUT_SECONDS
     if too_old or too_idle:
-        user_id = current_user.id
         end_session()
-        if send_form_from_this_site():
-            return keep_send_form(user_id=user_id, why=send_drafts.SIGNED_OUT)
+        kept = keep_send_form(send_drafts.SIGNED_OUT)
+        if kept is not None:
+            return kept
         flash("Your session expired. Please sign in again.", "info")
         back = request.full_path if request.method == "GET" else None
         return redirect(url_for("auth.login", next=back))
@@ -280,7 +301,7 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
-def send_form_from_this_site() -> bool:
+def _send_form_from_this_site() -> bool:
     """A send form posted from one of our own pages, with a token (expired, or of a session
     that ended): the form an agent filled in. A post from another site (its Origin, or
     without one its Referer, says so) or without any token is refused as ever, so that no
@@ -295,12 +316,18 @@ def send_form_from_this_site() -> bool:
     return local_path(request.referrer) is not None
 
 
-def keep_send_form(*, user_id: int | None, why: str) -> Any:
+def keep_send_form(why: str) -> Any:
     """The send form could not be taken: its session ended (signed out in another tab or
     device, idle or too old) or the form's token expired. Nothing is sent; what was typed is
-    sealed into the address of the send form (services.send_drafts), through the sign-in when
-    the session is gone, so the agent finds it again and sends it with a fresh click."""
-    draft = send_drafts.seal(request.form, user_id=user_id, why=why)
+    sealed into the address of the send form (services.send_drafts) for the session's owner,
+    through the sign-in when the session is gone, so they find it again and send it with a
+    fresh click. None when this is no such form, or the browser's session names no one:
+    a draft without an owner would open for anyone, so a form posted by a client that was
+    never signed in (it may say any Origin) fills in nobody's send form."""
+    owner = session_owner()
+    if owner is None or not _send_form_from_this_site():
+        return None
+    draft = send_drafts.seal(request.form, user_id=owner, why=why)
     back = url_for("sms.send", draft=draft)
     if why == send_drafts.FORM_EXPIRED:
         return redirect(back, 303)

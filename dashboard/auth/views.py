@@ -59,7 +59,7 @@ rate_limited = limiter.limit(SIGN_IN_RATE, methods=["POST"], error_message=TOO_F
 @rate_limited
 def login() -> str | Response:
     if current_user.is_authenticated:
-        return redirect(url_for("main.index"))
+        return redirect(safe_next(request.args.get("next")))  # a draft's way back, too
     form = SignInForm()
     if form.validate_on_submit():
         outcome = sign_in.check_password(

@@ -193,7 +193,9 @@ def classify_transport_error(exc: BaseException, host: str) -> NotSent | Unknown
     """
     chain = _linked(exc)
     if _has(chain, NameResolutionError, socket.gaierror):
-        return NotSent("DNS_ERROR", f"The address of {host} could not be resolved. Nothing was sent.")
+        return NotSent(
+            "DNS_ERROR", f"The address of {host} could not be resolved. Nothing was sent."
+        )
     if _has(chain, NewConnectionError):  # checked before ConnectTimeoutError, its base class
         if _has(chain, ConnectionRefusedError):
             return NotSent(

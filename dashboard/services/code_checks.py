@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..database import write_transaction
 from ..domain import codes, statuses
@@ -132,7 +133,8 @@ def _check(user: User, e164: str, code: str) -> CheckResult:
         audit.record(
             "code.check",
             user,
-            target=result.attempt.public_id if result.attempt is not None else e164[:-4] + "••••",
+            # A number nothing was sent to may be a mistyped one: no digits of it in the log.
+            target=result.attempt.public_id if result.attempt is not None else "",
             matched=result.matched,
             outcome=result.outcome,
             result=result.message,
@@ -243,6 +245,7 @@ def recent_checks_of_number(e164: str, limit: int = LISTED_CHECKS) -> list[CodeC
     return list(
         db.session.scalars(
             select(CodeCheck)
+            .options(selectinload(CodeCheck.attempt))  # the list links each to its send
             .where(CodeCheck.phone_digest == phone_digest(e164))
             .order_by(CodeCheck.id.desc())
             .limit(limit)

@@ -6,7 +6,7 @@ The draft travels in the address the sign-in returns to (``/send?draft=…``), s
 AES-256-GCM (encryption.secret_box): it survives the new session that signing in starts
 (session fixation protection stays whole, nothing carries over in the session), it is
 unreadable in access logs and browser history, lives ``MAX_AGE`` at most, and opens only for
-the user who typed it when that user is known. It never holds a password, a code or the
+the user who typed it. It never holds a password, a code or the
 form's idempotency key (the restored form gets a new one).
 """
 
@@ -22,6 +22,9 @@ from ..encryption import DecryptionError, secret_box
 #: The send form's fields a draft keeps (sms.forms.SendCodeForm), with the most of each kept.
 FIELDS = {"country_code": 8, "phone_number": 32, "reason": 200, "template": 64, "message": 1000}
 MAX_AGE_SECONDS = 15 * 60
+#: The longest sealed draft: it travels URL-encoded inside the sign-in's ``next``, and the whole
+#: request line must stay within gunicorn's 4,094 bytes (limit_request_line).
+MAX_SEALED_CHARACTERS = 2500
 SLOT = "send form draft"
 
 #: Why the form came back, and what the agent is told then.
@@ -50,11 +53,19 @@ class Draft:
         return NOTICES[self.why]
 
 
-def seal(form: Mapping[str, str], *, user_id: int | None, why: str) -> str:
-    """The sealed draft of the send form ``form`` (posted values), for ``user_id`` if known."""
+def seal(form: Mapping[str, str], *, user_id: int, why: str) -> str:
+    """The sealed draft of the send form ``form`` (posted values), for ``user_id`` alone."""
     values = {name: str(form.get(name, ""))[:longest] for name, longest in FIELDS.items()}
+    sealed = _sealed(values, user_id, why)
+    if len(sealed) > MAX_SEALED_CHARACTERS:  # a long reworded message: the template's text
+        sealed = _sealed({**values, "message": ""}, user_id, why)  # comes back instead
+    return sealed
+
+
+def _sealed(values: dict[str, str], user_id: int, why: str) -> str:
     payload = {"values": values, "user": user_id, "at": time.time(), "why": why}
-    return secret_box().encrypt(json.dumps(payload).encode(), slot=SLOT)
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return secret_box().encrypt(text.encode(), slot=SLOT)
 
 
 def unseal(token: str | None, *, user_id: int) -> Draft | None:
@@ -72,7 +83,7 @@ def unseal(token: str | None, *, user_id: int) -> Draft | None:
         return None
     if not 0 <= age <= MAX_AGE_SECONDS or why not in NOTICES:
         return None
-    if owner is not None and owner != user_id:
+    if owner != user_id:  # a draft is always someone's: one without would open for anyone
         return None
     if not isinstance(values, dict):
         return None

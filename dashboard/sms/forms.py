@@ -72,7 +72,8 @@ def _code() -> StringField:
         "Code",
         validators=[
             DataRequired("Enter the code the customer reads out."),
-            Regexp(r"^\s*\d{6}\s*$", message="A code is 6 digits."),
+            # 0-9, not \d: a full-width or other script's digits would hash as another code
+            Regexp(r"^\s*[0-9]{6}\s*$", message="A code is 6 digits."),
         ],
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from datetime import datetime
 
 from flask import (
     abort,
@@ -16,7 +15,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from ..domain import messages, outcome_words
@@ -35,7 +33,7 @@ from ..services import (
     send_drafts,
     sending,
 )
-from ..templating import PRODUCT_NAME, when
+from ..templating import PRODUCT_NAME, countdown
 from . import bp
 from .forms import CheckCodeForm, CheckSendCodeForm, ResendForm, RevealForm, SendCodeForm
 
@@ -47,7 +45,7 @@ def send() -> str | Response:
     templates = message_templates.all_templates()
     editing = runtime_settings.message_editing_allowed()
     draft = None
-    if request.method == "GET":  # back from an expired session (errors.send_form_kept)
+    if request.method == "GET":  # back from an expired session (security.keep_send_form)
         draft = send_drafts.unseal(request.args.get("draft"), user_id=current_user.id)
     form = SendCodeForm(data=draft.values if draft else None)
     form.country_code.choices = limits.allowed_countries(current_limits)
@@ -124,11 +122,6 @@ def _attempt_page(found, *, revealed: bool = False, reveal_form=None) -> str:
     )
 
 
-def countdown(moment: datetime | None) -> Markup:
-    """``when(moment)`` whose time the page's script counts down to (``data-countdown``)."""
-    return when(moment).replace(Markup("<time "), Markup("<time data-countdown "), 1)
-
-
 @bp.route("/attempts/<public_id>/resend", methods=["GET", "POST"])
 @requires(Capability.RESEND)
 def resend(public_id: str) -> str | Response:
@@ -189,6 +182,7 @@ def check() -> str:
             )
         except InvalidPhoneNumber as error:
             getattr(form, error.field).errors = [str(error)]
+        form.code.data = ""  # the next press checks what is typed next, not this again
     return _check_page(form, result, e164=result.e164 if result else None)
 
 

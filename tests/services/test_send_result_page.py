@@ -257,3 +257,43 @@ def test_a_draft_lives_fifteen_minutes_and_keeps_no_secret(app):
             assert "Ticket" not in sealed and "017" not in sealed
             clock.tick(timedelta(seconds=send_drafts.MAX_AGE_SECONDS + 1))
             assert send_drafts.unseal(sealed, user_id=1) is None
+
+
+def test_CS1_a_client_never_signed_in_cannot_fill_in_anyones_send_form(
+    app, support, sandbox, simulator
+):
+    """A client of the attacker's own (it may say any Origin) posts a send form with a made-up
+    token: there is no session owner to keep it for, so no draft is made that would open
+    for an agent, and it is refused as any form without a valid token."""
+    attacker = app.test_client()
+    made_up = {
+        "csrf_token": "anything",
+        "country_code": "60",
+        "phone_number": "012-333 4444",
+        "reason": "Ticket 4321",
+        "message": "URGENT from Bank: reply with {code}",
+    }
+    refused = attacker.post("/send", data=made_up, headers=SAME_SITE)
+    location = refused.headers.get("Location", "")
+    assert "draft" not in location and "draft%3D" not in location
+    # Whatever address it was given, the agent's send form is their own, empty.
+    page = unescape(support.get("/send").get_data(as_text=True))
+    assert "012-333 4444" not in page and "data-draft-restored" not in page
+    assert query_scalar(app, "SELECT count(*) FROM attempts") == 0
+
+
+def test_a_code_in_digits_of_another_script_is_refused_as_no_code_not_as_a_wrong_try(
+    app, support, sandbox, simulator
+):
+    result = result_of(support, send(support, phone_number="017-123 4599"))
+    public_id = re.search(r'name="attempt" type="hidden" value="([^"]+)"', result).group(1)
+    code = sent_code(simulator, sandbox)
+    full_width = "".join(chr(ord(digit) + 0xFEE0) for digit in code)
+    page = unescape(
+        support.post(
+            "/check",
+            data={"attempt": public_id, "code": full_width, "csrf_token": csrf_token(result)},
+        ).get_data(as_text=True)
+    )
+    assert "A code is 6 digits." in page
+    assert query_scalar(app, "SELECT count(*) FROM code_checks") == 0

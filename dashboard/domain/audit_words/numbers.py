@@ -37,9 +37,10 @@ _CHECKS = {
 @says("code.check", "Code checked")
 def _code_check(event: Event) -> Sentence:
     if not is_attempt_id(event.target):
-        # No send to check against: the number was recorded with its last digits hidden.
+        # No send to check against: the number may be a mistyped one, and none of its digits
+        # is recorded (older events kept the first ones, shown only to full-number viewers).
         number = event.target if event.full_numbers and event.target else "a number"
-        return (_actor(event), f" checked a code for {number}: no code was waiting for it.")
+        return (_actor(event), f" checked a code for {number} nothing was sent to.")
     matched = "right" if event.details.get("matched") else "wrong"
     what, then = _CHECKS.get(str(event.details.get("outcome") or matched), _CHECKS[matched])
     return (_actor(event), f" checked {what} for ", _attempt(event), f"{then}.")
