@@ -13,13 +13,13 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
-from .domain import statuses
+from .domain import codes, statuses
 from .domain.capabilities import Capability
 from .domain.messages import SEGMENT_RULES
 from .domain.statuses import Status
 from .extensions import db
 from .security import may_use
-from .services import attention, environments
+from .services import attention, code_checks, environments
 
 #: The top navigation, in order. Each person sees the entries whose pages exist and that their
 #: role may open (the roles are those the views themselves enforce).
@@ -70,6 +70,9 @@ def common_context() -> dict[str, Any]:
     context: dict[str, Any] = {
         "product_name": PRODUCT_NAME,
         "segment_rules": SEGMENT_RULES,
+        # How long a code lives and how many wrong tries a number has, as the pages say it.
+        "code_minutes": int(codes.CODE_LIFETIME.total_seconds() // 60),
+        "code_tries": code_checks.MAX_WRONG_TRIES,
         "viewer_zone": g.get("viewer_zone", ZoneInfo("UTC")).key,
     }
     try:

@@ -101,13 +101,18 @@ def _worded(template: Template, text: str | None) -> Wording:
     return wording
 
 
-def add(name: str, text: str, actor: audit.Actor) -> Template:
-    """Add a template (audited, in a transaction of its own); raises messages.InvalidTemplate."""
+def _checked(template_id: str, name: str, text: str) -> Template:
+    """The template as added or edited, by the one rule for both; raises InvalidTemplate."""
     name = name.strip()
     if not name:
         raise messages.InvalidTemplate("Give the template a name.")
     messages.check_template(text)
-    template = Template(uuid.uuid4().hex[:12], name[:60], text)
+    return Template(template_id, name[:60], text)
+
+
+def add(name: str, text: str, actor: audit.Actor) -> Template:
+    """Add a template (audited, in a transaction of its own); raises messages.InvalidTemplate."""
+    template = _checked(uuid.uuid4().hex[:12], name, text)
     with write_transaction(*LOCKS):
         _store([*all_templates(), template], actor, "template.add", template)
     return template
@@ -123,16 +128,12 @@ def edit(template_id: str, name: str, text: str, actor: audit.Actor) -> Template
     a past attempt says was sent is its own record (``message_masked``), which an edit never
     touches; a resend of it repeats those words, checked against the edited template
     (wording_for_resend). An edit that changes nothing is not recorded."""
-    name = name.strip()
-    if not name:
-        raise messages.InvalidTemplate("Give the template a name.")
-    messages.check_template(text)
+    after = _checked(template_id, name, text)
     with write_transaction(*LOCKS):
         templates = all_templates()
         before = next((t for t in templates if t.id == template_id), None)
         if before is None:
             raise TemplateGone("That template was removed meanwhile; nothing was changed.")
-        after = Template(template_id, name[:60], text)
         if after == before:
             return before
         runtime_settings.put(
