@@ -4,7 +4,7 @@ set to Asia/Kuala_Lumpur: send, resend, check the FIRST code from the resend's r
 +08; an Unknown result asking the customer first; the send form's error summary; and an
 expired session that brings the agent back to the form as they left it, nothing sent.
 
-Every test sends to numbers of its own (``+60 12-345 22xx``) as a support user of its own; a
+Every test sends to numbers of its own (``+60 12-345 26xx``) as a support user of its own; a
 test that changes the shared limits puts them back, whatever happens.
 """
 
@@ -75,7 +75,7 @@ def no_cooldown(live_server) -> Iterator[None]:  # type: ignore[no-untyped-def]
 def test_an_agent_resends_then_checks_the_first_code_from_the_resends_result(
     watched, live_server, simulator, no_cooldown
 ):
-    national = "12-345 2201"
+    national = "12-345 2601"
     page = signed_in(watched, live_server, timezone_id=KL)
     send_code(page, national, "Ticket 2201")
     expect(page.get_by_role("heading", level=1)).to_have_text(
@@ -135,7 +135,7 @@ def test_an_agent_resends_then_checks_the_first_code_from_the_resends_result(
 def test_a_resend_too_soon_says_when_in_the_agents_zone_with_a_countdown(
     watched, live_server, simulator
 ):
-    national = "12-345 2202"
+    national = "12-345 2602"
     page = signed_in(watched, live_server, timezone_id=KL)
     send_code(page, national, "Ticket 2202")
     page.get_by_role("link", name="Resend", exact=True).click()
@@ -190,7 +190,7 @@ def test_the_send_form_sums_up_its_errors_and_focuses_the_summary(watched, live_
 def test_an_expired_session_brings_the_agent_back_to_the_form_as_typed(
     watched, live_server, simulator
 ):
-    national = "12-345 2204"
+    national = "12-345 2604"
     page = watched(timezone_id=KL)
     page.goto("/login")
     email = live_server.create_user("support")

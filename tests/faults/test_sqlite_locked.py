@@ -51,7 +51,7 @@ def test_a_send_while_another_process_holds_the_lock_says_try_again(
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     page = html.unescape(response.get_data(as_text=True))
     assert "busy or unreachable, so nothing was recorded and nothing was sent" in page
-    assert "Try again in a moment." in page
+    assert "try again in a moment." in page
     assert 10 <= waited < 15  # SQLite's busy timeout, then the answer
     assert support.get("/history").status_code == 200  # reading is not locked out
 
