@@ -68,7 +68,7 @@ run: install
 	$(DEMO_ENV) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) \
 		$(BIN)/gunicorn --workers 2 --timeout 30 --bind 127.0.0.1:$(PORT) \
 		--access-logfile $(LOGS)/access.log --error-logfile $(LOGS)/dashboard.log \
-		'dashboard:create_app(migrations=False)' & web=$$!; \
+		'dashboard:create_app(migrations=False)' 2>>$(LOGS)/dashboard.log & web=$$!; \
 	trap 'kill $$sim $$web 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
 	for url in http://127.0.0.1:$(PORT)/healthz http://127.0.0.1:$(SIMULATOR_PORT)/_inbox; do \
 		tries=0; until $(PROBE) $$url 2>/dev/null; do \

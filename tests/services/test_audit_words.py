@@ -41,7 +41,7 @@ EXAMPLES = {
     ),
     "code.check": (
         {"target": ATTEMPT_ID, "number": "+60 16-387 7652", "details": {"matched": True}},
-        "Ali checked a right code for +60 16-387 7652.",
+        "Ali checked a code for +60 16-387 7652: it was right.",
     ),
     "history.export_started": (
         {"target": "csv export", "details": {"format": "csv", "filters": {"status": "unknown"}}},
@@ -188,11 +188,11 @@ def test_each_known_action_reads_as_a_sentence(action):
 @pytest.mark.parametrize(
     ("outcome", "matched", "expected"),
     [
-        ("wrong", False, "Ali checked a wrong code for +60 •••••7652."),
-        ("last_try", False, "Ali checked a wrong code for +60 •••••7652: it was the last try."),
-        ("earlier", False, "Ali checked a code no longer valid for +60 •••••7652."),
+        ("wrong", False, "Ali checked a code for +60 •••••7652: it was wrong."),
+        ("last_try", False, "Ali checked a code for +60 •••••7652: wrong, and the last try."),
+        ("earlier", False, "Ali checked a code for +60 •••••7652: it was no longer valid."),
         ("none_valid", False, "Ali checked a code for +60 •••••7652: no valid code was waiting."),
-        (None, True, "Ali checked a right code for +60 •••••7652."),  # before outcomes
+        (None, True, "Ali checked a code for +60 •••••7652: it was right."),  # before outcomes
     ],
 )
 def test_a_code_check_says_what_it_found(outcome, matched, expected):

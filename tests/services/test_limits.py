@@ -53,7 +53,8 @@ def test_a_second_send_within_the_cooldown_is_blocked_and_says_when(
         page = result_page(support, send(support))
         assert simulator.simulator.sms_requests == before
         assert "Blocked" in page and "LIMIT_COOLDOWN" in page
-        retry = re.search(r"allowed from <strong><time [^>]*data-countdown[^>]*>([^<]+)<", page).group(1)
+        countdown = r"allowed from <strong><time [^>]*data-countdown[^>]*>([^<]+)<"
+        retry = re.search(countdown, page).group(1)
         assert retry == (utcnow() + timedelta(seconds=40)).strftime("%Y-%m-%d %H:%M:%S UTC")
         clock.tick(timedelta(seconds=41))
         assert "Accepted" in result_page(support, send(support))

@@ -23,14 +23,13 @@ def _number_reveal(event: Event) -> Sentence:
     return (_actor(event), " revealed ", _attempt(event), *_reason(event), ".")
 
 
-#: What a code check found (services.code_checks' outcomes): what was checked, and after
-#: the number, what followed.
+#: What a code check found (services.code_checks' outcomes), said after the number.
 _CHECKS = {
-    "right": ("a right code", ""),
-    "wrong": ("a wrong code", ""),
-    "last_try": ("a wrong code", ": it was the last try"),
-    "earlier": ("a code no longer valid", ""),
-    "none_valid": ("a code", ": no valid code was waiting"),
+    "right": "it was right",
+    "wrong": "it was wrong",
+    "last_try": "wrong, and the last try",
+    "earlier": "it was no longer valid",
+    "none_valid": "no valid code was waiting",
 }
 
 
@@ -42,8 +41,8 @@ def _code_check(event: Event) -> Sentence:
         number = event.target if event.full_numbers and event.target else "a number"
         return (_actor(event), f" checked a code for {number} nothing was sent to.")
     matched = "right" if event.details.get("matched") else "wrong"
-    what, then = _CHECKS.get(str(event.details.get("outcome") or matched), _CHECKS[matched])
-    return (_actor(event), f" checked {what} for ", _attempt(event), f"{then}.")
+    found = _CHECKS.get(str(event.details.get("outcome") or matched), _CHECKS[matched])
+    return (_actor(event), " checked a code for ", _attempt(event), f": {found}.")
 
 
 # -- Exports and retention -------------------------------------------------------------------
