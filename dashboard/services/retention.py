@@ -27,7 +27,7 @@ from . import audit
 log = logging.getLogger(__name__)
 
 ACTION = "attempts.purge"
-BATCH_SIZE = 5000  # attempts per write transaction
+BATCH_SIZE = 2500  # attempts per write transaction
 #: Unresolved attempts (``pending``, ``unknown``) this recent are kept whatever the purge says:
 #: someone may still need to find out whether the SMS went.
 KEEP_UNRESOLVED = timedelta(days=30)
