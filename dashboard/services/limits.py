@@ -117,7 +117,17 @@ def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
     now = utcnow()
     by_number = Attempt.phone_e164 == e164
     by_user = Attempt.user_id == user.id
-    caps = (
+    last = db.session.scalar(
+        select(func.max(Attempt.created_at)).where(by_number, _counted(now - DAY))
+    )
+    if last is not None and now - last < timedelta(seconds=limits.cooldown_seconds):
+        retry_at = last + timedelta(seconds=limits.cooldown_seconds)
+        return Refusal(
+            "LIMIT_COOLDOWN",
+            f"A code was sent to this number less than {limits.cooldown_seconds} seconds ago.",
+            retry_at,
+        )
+    checks = (
         (
             "LIMIT_NUMBER_HOUR",
             by_number,
@@ -129,34 +139,17 @@ def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
         ("LIMIT_USER_HOUR", by_user, HOUR, limits.per_user_per_hour, "by you in an hour"),
         ("LIMIT_USER_DAY", by_user, DAY, limits.per_user_per_day, "by you in a day"),
     )
-    # One statement, one round trip: the number's last counted send, and for each cap the
-    # cap-th newest counted send in its window (the database walks the (who, created_at)
-    # index and one value comes back, whatever the cap: bringing the cap's worth of timestamps
-    # into Python made each send slower the more one had sent).
-    last, *cap_th = db.session.execute(
-        select(
-            select(func.max(Attempt.created_at))
-            .where(by_number, _counted(now - DAY))
-            .scalar_subquery(),
-            *(
-                select(Attempt.created_at)
-                .where(who, _counted(now - window))
-                .order_by(Attempt.created_at.desc())
-                .offset(cap - 1)
-                .limit(1)
-                .scalar_subquery()
-                for _, who, window, cap, _ in caps
-            ),
+    for code, who, window, cap, words in checks:
+        # The cap-th newest counted send in the window, if there is one: the database walks
+        # the (who, created_at) index and one row comes back, whatever the cap (bringing the
+        # cap's worth of timestamps into Python made each send slower the more one had sent).
+        oldest_counted = db.session.scalar(
+            select(Attempt.created_at)
+            .where(who, _counted(now - window))
+            .order_by(Attempt.created_at.desc())
+            .offset(cap - 1)
+            .limit(1)
         )
-    ).one()
-    if last is not None and now - last < timedelta(seconds=limits.cooldown_seconds):
-        retry_at = last + timedelta(seconds=limits.cooldown_seconds)
-        return Refusal(
-            "LIMIT_COOLDOWN",
-            f"A code was sent to this number less than {limits.cooldown_seconds} seconds ago.",
-            retry_at,
-        )
-    for (code, _, window, cap, words), oldest_counted in zip(caps, cap_th, strict=True):
         if oldest_counted is not None:
             retry_at = oldest_counted + window
             return Refusal(code, f"At most {cap} codes may be sent {words}.", retry_at)

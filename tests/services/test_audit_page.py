@@ -144,16 +144,24 @@ def steady_cost(app, client) -> tuple[int, float]:
     return costs[0][0], min(seconds for _, seconds in costs)
 
 
+def batch_cost(app, client) -> tuple[int, float]:
+    """A view that verifies the events past the checkpoint, the best of two: the page writes
+    nothing, so the second view verifies the same events again (the machine is shared)."""
+    costs = [view_cost(app, client) for _ in range(2)]
+    assert costs[0][0] == costs[1][0]
+    return costs[0][0], min(seconds for _, seconds in costs)
+
+
 def test_the_page_costs_the_same_at_a_thousand_events_or_two_hundred_thousand(app, auditor):
     seed(app, 1_000)
     with app.app_context():
         assert audit.checkpoint().intact
     seed(app, 1_000)
-    small_batch = view_cost(app, auditor)  # verifies the 1,000 new ones from the checkpoint
+    small_batch = batch_cost(app, auditor)  # verifies the 1,000 new ones from the checkpoint
     small = steady_cost(app, auditor)  # and 100 new ones
 
     seed(app, 200_000 - 2_300)
-    large_batch = view_cost(app, auditor)  # verifies 2,000 of the 197,700 new ones
+    large_batch = batch_cost(app, auditor)  # verifies 2,000 of the 197,700 new ones
     words = chain_words(auditor.get("/audit").text)
     assert "More than 10,000 newer events not yet verified" in words
     with app.app_context():
