@@ -91,6 +91,13 @@ class SetupProblem:
     since: datetime
     attempt_public_id: str
 
+    def sentence(self, subject: str) -> str:
+        """The problem said with ``subject`` ("Sending is", "Sends in sandbox are")."""
+        return (
+            f"{subject} failing because of the RevenueMonster set-up: {self.what} "
+            "An admin must fix it."
+        )
+
 
 #: An attempt that tells whether the set-up works: RevenueMonster answered it (accepted, or
 #: refused for a reason of its own or of the set-up), or it failed here because of the set-up
@@ -141,10 +148,7 @@ def site_notices() -> list[Notice]:
         notices.append(
             Notice(
                 kind="setup",
-                message=(
-                    "Sending is failing because of the RevenueMonster set-up: "
-                    f"{problem.what} An admin must fix it."
-                ),
+                message=problem.sentence("Sending is"),
                 tone="danger",
                 endpoint="sms.attempt",
                 args={"public_id": problem.attempt_public_id},
@@ -175,10 +179,7 @@ def needs_attention(zone: ZoneInfo) -> list[Item]:
         items.append(
             Item(
                 kind="setup",
-                sentence=(
-                    f"Sends in {active} are failing because of the RevenueMonster set-up: "
-                    f"{problem.what} An admin must fix it."
-                ),
+                sentence=problem.sentence(f"Sends in {active} are"),
                 count=None,
                 endpoint="sms.attempt",
                 args={"public_id": problem.attempt_public_id},
