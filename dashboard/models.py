@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -68,7 +69,11 @@ def new_session_version() -> str:
 
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "users"
-    __table_args__ = (_check_in("role", ROLES),)
+    __table_args__ = (
+        _check_in("role", ROLES),
+        Index("ix_users_sso_identity", "sso_issuer", "sso_subject", unique=True),
+        Index("ix_users_webauthn_user_handle", "webauthn_user_handle", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
@@ -88,6 +93,17 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     recovery_code_hashes: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Single sign-on: the identity provider's issuer and subject (``sub``) this account was
+    # first matched to; a later sign-in must come from the same identity.
+    sso_issuer: Mapped[str | None] = mapped_column(String(255))
+    sso_subject: Mapped[str | None] = mapped_column(String(255))
+    # Passkeys: the random WebAuthn user handle the authenticator stores (never the id or the
+    # email), set when the first passkey is added.
+    webauthn_user_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64))
+
+    passkeys: Mapped[list[Passkey]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="Passkey.id"
+    )
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -109,6 +125,28 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         return self.two_step_enabled_at is not None
 
 
+class Passkey(db.Model):  # type: ignore[name-defined]
+    """A WebAuthn credential of a user (services.passkeys): its public key, never a secret."""
+
+    __tablename__ = "passkeys"
+    __table_args__ = (Index("ix_passkeys_credential_id", "credential_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str] | None] = mapped_column(JSON)
+    # Whether the authenticator verified its user (PIN, fingerprint) when it was registered.
+    user_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="passkeys")
+
+
 class Attempt(db.Model):  # type: ignore[name-defined]
     """One try at sending one SMS. Inserted before the provider is called; never deleted by
     the send path."""
@@ -125,9 +163,10 @@ class Attempt(db.Model):  # type: ignore[name-defined]
         Index("ix_attempts_phone_e164_id", "phone_e164", "id"),
         Index("ix_attempts_phone_reversed_id", "phone_reversed", "id"),
         Index("ix_attempts_created_at", "created_at"),
-        # Limits: sends to one number, and by one user, in a window.
-        Index("ix_attempts_phone_e164_created_at", "phone_e164", "created_at"),
-        Index("ix_attempts_user_id_created_at", "user_id", "created_at"),
+        # Limits: sends to one number, and by one user, in a window. The status is in the index
+        # so the count of counted sends is read from the index alone (no table lookups).
+        Index("ix_attempts_phone_e164_created_at_status", "phone_e164", "created_at", "status"),
+        Index("ix_attempts_user_id_created_at_status", "user_id", "created_at", "status"),
         # Resends of an attempt (its page), and the foreign key check of every purged row.
         Index("ix_attempts_resend_of_id", "resend_of_id"),
     )

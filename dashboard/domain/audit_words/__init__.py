@@ -9,7 +9,7 @@ services.history's rule); the few words that carry digits of their own (an expor
 filter, a code check's partial number) are hidden here unless ``Event.full_numbers``.
 """
 
-from . import accounts, numbers, settings  # noqa: F401  (each registers its sentences)
+from . import accounts, numbers, passkeys, settings, single_sign_on  # noqa: F401  (each registers its sentences)
 from .core import (
     ACTIONS,
     ATTEMPT,

@@ -1,0 +1,1 @@
+"""Passkeys (WebAuthn, issue 19): the routes."""

@@ -1,0 +1,1 @@
+"""The sentences of single sign-on's events (issue 19)."""
