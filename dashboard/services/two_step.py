@@ -160,3 +160,9 @@ def _recovery_hash(user: User, code: str) -> str:
     normalised = "".join(ch for ch in code.lower() if ch.isalnum())
     message = f"{user.id}:{normalised}".encode()
     return hmac.new(derived_key("recovery codes"), message, hashlib.sha256).hexdigest()
+
+
+def passkey_required(user: User) -> bool:
+    """Whether ``user``'s second step must be a passkey (the policy "admins must use a
+    passkey"): then a TOTP code, or an identity provider's own second factor, is not enough."""
+    return False
