@@ -3,11 +3,12 @@ and keeps its planner informed."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, TextClause, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import SQLITE_IMMEDIATE, db
@@ -35,9 +36,10 @@ def write_transaction(*lock_keys: str) -> Iterator[None]:
     try:
         connection = session.connection(execution_options={SQLITE_IMMEDIATE: True})
         if connection.dialect.name == "postgresql":
-            for key in sorted(set(lock_keys)):
+            keys = sorted(set(lock_keys))
+            if keys:  # one statement, locks taken left to right (sorted: no deadlock)
                 session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+                    _advisory_locks(len(keys)), {f"k{i}": k for i, k in enumerate(keys)}
                 )
         yield
         session.commit()
@@ -46,6 +48,13 @@ def write_transaction(*lock_keys: str) -> Iterator[None]:
         raise
     finally:
         session.info["writing"] = False
+
+
+@functools.cache
+def _advisory_locks(count: int) -> TextClause:
+    """``SELECT pg_advisory_xact_lock(…), …`` for ``count`` keys: one round trip for them all."""
+    locks = ", ".join(f"pg_advisory_xact_lock(hashtextextended(:k{i}, 0))" for i in range(count))
+    return text(f"SELECT {locks}")  # noqa: S608  # only placeholders, no values
 
 
 def end_read_transaction() -> None:

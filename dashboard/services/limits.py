@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from ..database import write_transaction
 from ..domain import statuses
 from ..extensions import db
-from ..models import Attempt, User, utcnow
+from ..models import Attempt, utcnow
 from . import audit, runtime_settings
 
 SETTING = "send_limits"
@@ -102,9 +102,9 @@ def paused_message(reason: str) -> str:
     )
 
 
-def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
-    """The first limit a send by ``user`` to ``e164`` would break now, or None. Call it inside
-    the write transaction that records the attempt."""
+def refusal_for(user_id: int, e164: str, limits: Limits) -> Refusal | None:
+    """The first limit a send by user ``user_id`` to ``e164`` would break now, or None. Call it
+    inside the write transaction that records the attempt."""
     if limits.paused:
         return Refusal("SENDING_PAUSED", paused_message(limits.paused_reason))
     region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
@@ -116,18 +116,8 @@ def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
         )
     now = utcnow()
     by_number = Attempt.phone_e164 == e164
-    by_user = Attempt.user_id == user.id
-    last = db.session.scalar(
-        select(func.max(Attempt.created_at)).where(by_number, _counted(now - DAY))
-    )
-    if last is not None and now - last < timedelta(seconds=limits.cooldown_seconds):
-        retry_at = last + timedelta(seconds=limits.cooldown_seconds)
-        return Refusal(
-            "LIMIT_COOLDOWN",
-            f"A code was sent to this number less than {limits.cooldown_seconds} seconds ago.",
-            retry_at,
-        )
-    checks = (
+    by_user = Attempt.user_id == user_id
+    caps = (
         (
             "LIMIT_NUMBER_HOUR",
             by_number,
@@ -139,20 +129,35 @@ def refusal_for(user: User, e164: str, limits: Limits) -> Refusal | None:
         ("LIMIT_USER_HOUR", by_user, HOUR, limits.per_user_per_hour, "by you in an hour"),
         ("LIMIT_USER_DAY", by_user, DAY, limits.per_user_per_day, "by you in a day"),
     )
-    for code, who, window, cap, words in checks:
-        # The cap-th newest counted send in the window, if there is one: the database walks
-        # the (who, created_at) index and one row comes back, whatever the cap (bringing the
-        # cap's worth of timestamps into Python made each send slower the more one had sent).
-        oldest_counted = db.session.scalar(
-            select(Attempt.created_at)
-            .where(who, _counted(now - window))
-            .order_by(Attempt.created_at.desc())
-            .offset(cap - 1)
-            .limit(1)
+    # One statement, one row: the number's last counted send (the cooldown), and for each cap
+    # the cap-th newest counted send in its window, if there is one. Each is a walk down an
+    # index on (who, created_at, status), newest first, that stops at the cap: the table is
+    # never read, and however many sends a window holds, at most ``cap`` entries are.
+    last, *oldest_counted = db.session.execute(
+        select(
+            select(func.max(Attempt.created_at))
+            .where(by_number, _counted(now - DAY))
+            .scalar_subquery(),
+            *(
+                select(Attempt.created_at)
+                .where(who, _counted(now - window))
+                .order_by(Attempt.created_at.desc())
+                .offset(cap - 1)
+                .limit(1)
+                .scalar_subquery()
+                for _, who, window, cap, _ in caps
+            ),
         )
-        if oldest_counted is not None:
-            retry_at = oldest_counted + window
-            return Refusal(code, f"At most {cap} codes may be sent {words}.", retry_at)
+    ).one()
+    if last is not None and now - last < timedelta(seconds=limits.cooldown_seconds):
+        return Refusal(
+            "LIMIT_COOLDOWN",
+            f"A code was sent to this number less than {limits.cooldown_seconds} seconds ago.",
+            last + timedelta(seconds=limits.cooldown_seconds),
+        )
+    for (code, _, window, cap, words), oldest in zip(caps, oldest_counted, strict=True):
+        if oldest is not None:
+            return Refusal(code, f"At most {cap} codes may be sent {words}.", oldest + window)
     return None
 
 

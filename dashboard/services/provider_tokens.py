@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 TOKEN_LEASE = timedelta(seconds=15)
 #: How often a worker waiting for the lease tries to take it.
 LEASE_POLL_SECONDS = 0.05
+#: Where the app keeps this process's copy of each environment's token, with the credentials
+#: version it is for: a send reads it from memory, not from the table (issue 18). The table
+#: stays the shared truth: a renewal reads it, and a token saved goes there first.
+REMEMBERED = "dashboard.provider_tokens"
 
 
 class DatabaseTokenStore:
@@ -36,10 +41,29 @@ class DatabaseTokenStore:
     def __init__(self, environment: str, version: int) -> None:
         self.environment = environment
         self.version = version
+        self._renewing = False
 
     def load(self) -> Token | None:
-        """The stored token, or None (none yet, for older credentials, or unreadable: then a
-        new one is fetched). The read transaction ends here: HTTP follows."""
+        """The token: this process's copy when it has one for these credentials (the client
+        renews it when it is no longer fresh, or RevenueMonster refuses it), else the stored
+        one, or None (none yet, for older credentials, or unreadable: then a new one is
+        fetched). While renewing, always the stored one: another worker may have renewed it.
+        The read transaction ends here: HTTP follows."""
+        if not self._renewing:
+            remembered = _remembered().get(self.environment)
+            if remembered is not None and remembered[0] == self.version:
+                return remembered[1]
+        token = self._load_stored()
+        self._remember(token)
+        return token
+
+    def _remember(self, token: Token | None) -> None:
+        if token is None:
+            _remembered().pop(self.environment, None)
+        else:
+            _remembered()[self.environment] = (self.version, token)
+
+    def _load_stored(self) -> Token | None:
         try:
             # populate_existing: another worker may have renewed it since this session looked.
             row = db.session.get(ProviderToken, self.environment, populate_existing=True)
@@ -70,6 +94,7 @@ class DatabaseTokenStore:
             end_read_transaction()
 
     def save(self, token: Token | None) -> None:
+        self._remember(None)  # whatever follows, the copy in memory is no longer the one
         with write_transaction(f"provider_token:{self.environment}"):
             row = db.session.get(ProviderToken, self.environment)
             if token is None:
@@ -98,6 +123,7 @@ class DatabaseTokenStore:
                 else None
             )
             row.updated_at = utcnow()
+        self._remember(token)
         # A token to keep is one RevenueMonster just issued (client credentials or refresh).
         metrics.token_requested(self.environment, "success")
 
@@ -111,6 +137,7 @@ class DatabaseTokenStore:
         give_up = time.monotonic() + TOKEN_LEASE.total_seconds()
         if deadline is not None:
             give_up = min(give_up, deadline)
+        self._renewing = True
         held = self._take_lease(owner)
         while not held and (left := give_up - time.monotonic()) > 0:
             time.sleep(min(LEASE_POLL_SECONDS, left))
@@ -124,6 +151,7 @@ class DatabaseTokenStore:
                 metrics.token_requested(self.environment, error.outcome.status)
             raise
         finally:
+            self._renewing = False
             if held:
                 self._release_lease(owner)
 
@@ -160,6 +188,10 @@ class DatabaseTokenStore:
                 extra={"environment": self.environment},
                 exc_info=True,
             )
+
+
+def _remembered() -> dict[str, tuple[int, Token]]:
+    return current_app.extensions.setdefault(REMEMBERED, {})
 
 
 def token_slot(environment: str, kind: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 
 from .. import metrics
 from ..database import end_read_transaction, write_transaction
@@ -20,7 +21,7 @@ from ..domain.text import has_visible_text
 from ..encryption import derived_key
 from ..extensions import db
 from ..models import Attempt, User, utcnow
-from ..revenuemonster import NotSent, SmsOutcome, Unknown
+from ..revenuemonster import SmsOutcome
 from . import environments, history, limits, message_templates, provider_client
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,28 @@ class OutcomeNotRecorded(Exception):
 
 
 @dataclass(frozen=True)
+class Sent:
+    """What became of a send: its attempt's public id and status, as recorded. Plain values,
+    not the attempt's row: reading a committed row again would cost a query the page that
+    follows (the attempt's own) makes anyway."""
+
+    public_id: str
+    status: Status
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """The attempt as recorded before the provider is called (read inside its transaction)."""
+
+    attempt_id: int
+    public_id: str
+    environment: str
+    status: Status
+    created: bool  # False: an earlier submit of the same form (idempotency key)
+    response_code: str | None = None  # why a limit blocked it
+
+
+@dataclass(frozen=True)
 class SendRequest:
     country_code: str
     phone_number: str
@@ -69,50 +92,72 @@ class SendRequest:
     resend_of: Attempt | None = None  # the attempt this one repeats (and whose words it says)
 
 
-def send_verification_code(user: User, request: SendRequest, *, client_ip: str | None) -> Attempt:
-    """Send a new code for ``request`` and return its attempt, whatever the outcome.
+def send_verification_code(user: User, request: SendRequest, *, client_ip: str | None) -> Sent:
+    """Send a new code for ``request`` and return what became of it, whatever the outcome.
 
     The limits are checked and the attempt committed as ``pending`` in one transaction before
     the provider is called, so concurrent sends cannot pass a cap and the attempt survives a
-    timeout or a dying process. A send the limits refuse is recorded as ``blocked``. A repeated
-    idempotency key returns the first attempt and sends nothing. Raises :class:`SendError` when
-    the input is wrong and :class:`DatabaseBusy` when the attempt cannot be recorded (then
-    nothing is recorded or sent), :class:`OutcomeNotRecorded` when the provider's answer
-    cannot be.
+    timeout or a dying process; the outcome is recorded in a second one. A send the limits
+    refuse is recorded as ``blocked``. A repeated idempotency key returns the first attempt
+    and sends nothing. Raises :class:`SendError` when the input is wrong and
+    :class:`DatabaseBusy` when the attempt cannot be recorded (then nothing is recorded or
+    sent), :class:`OutcomeNotRecorded` when the provider's answer cannot be.
 
     What goes is an approved template's text, or a checked edit of it, never the request's
     text as such (message_templates.wording_for_send, wording_for_resend); the attempt records
     that text, code masked, with the template and whether it was edited. A resend shows the
     number to its sender only if the attempt it repeats did (history.may_see_number_of):
     repeating a send is no way to unmask a number.
+
+    Lean by design (issue 18): what the request already read (the sender, the original of a
+    resend, the provider's client for the active environment) is read before the write
+    transaction and not again inside it, the code's hash goes into the INSERT itself, and the
+    outcome is one UPDATE, so SQLite's write lock is held for the limit check and the INSERT
+    only.
     """
     number, reason, wording = _validated(request)
     code = codes.generate_code()
+    sender = _Sender(user.id, user.role)
+    original = request.resend_of
+    resend = (
+        (original.id, history.may_see_number_of(original, user)) if original is not None else None
+    )
+    prepared = provider_client.prepare(environments.active_environment())
     try:
-        attempt, created = _record_pending(user, request, number, reason, wording, code, client_ip)
+        pending = _record_pending(sender, request, number, reason, wording, code, client_ip, resend)
     except OperationalError as error:
         log.warning("sending.not_recorded", exc_info=True)
         raise DatabaseBusy() from error
-    if created and attempt.status == Status.BLOCKED:
-        metrics.send_finished(attempt.environment, attempt.status, attempt.response_code, None)
-    if not created or attempt.status == Status.BLOCKED:
-        return attempt  # a replay of an earlier submit (never send twice), or refused
-    # Read now: the session forgets the row when its read transaction ends before the call.
-    attempt_id, public_id, environment = attempt.id, attempt.public_id, attempt.environment
-    outcome, version, latency_ms = _call_provider(
-        environment, number, messages.render(wording.text, code)
+    if pending.created and pending.status == Status.BLOCKED:
+        metrics.send_finished(pending.environment, pending.status, pending.response_code, None)
+    if not pending.created or pending.status == Status.BLOCKED:
+        return Sent(pending.public_id, pending.status)  # a replay (never send twice), or refused
+    if prepared.environment != pending.environment:  # an admin switched it meanwhile
+        prepared = provider_client.prepare(pending.environment)
+    outcome, version, latency_ms = provider_client.send_sms(
+        prepared, number, messages.render(wording.text, code)
     )
     # Counted as RevenueMonster answered, even if writing it down fails below.
-    metrics.send_finished(environment, outcome.status, outcome.code, latency_ms / 1000)
+    metrics.send_finished(pending.environment, outcome.status, outcome.code, latency_ms / 1000)
     try:
-        return _record_outcome(attempt_id, outcome, version, latency_ms)
+        _record_outcome(pending, outcome, version, latency_ms)
     except OperationalError:
         log.error(
             "sending.outcome_not_recorded",
-            extra={"attempt": public_id, "status": outcome.status, "code": outcome.code},
+            extra={"attempt": pending.public_id, "status": outcome.status, "code": outcome.code},
             exc_info=True,
         )
-        raise OutcomeNotRecorded(public_id, environment, outcome) from None
+        raise OutcomeNotRecorded(pending.public_id, pending.environment, outcome) from None
+    return Sent(pending.public_id, Status(outcome.status))
+
+
+@dataclass(frozen=True)
+class _Sender:
+    """Who sends: read from the signed-in user before the write transaction, which would
+    otherwise load the user's row again (ending the request's read transaction expires it)."""
+
+    id: int
+    role: str
 
 
 #: A pending attempt older than this lost its process mid-call (it can run for at most the send
@@ -204,29 +249,40 @@ def _validated(request: SendRequest) -> tuple[MobileNumber, str, message_templat
 
 
 def _record_pending(
-    user: User,
+    sender: _Sender,
     request: SendRequest,
     number: MobileNumber,
     reason: str,
     wording: message_templates.Wording,
     code: str,
     client_ip: str | None,
-) -> tuple[Attempt, bool]:
-    """Insert the attempt, ``pending`` or ``blocked`` by a limit; return it and True, or the
-    earlier attempt with the same idempotency key and False."""
-    locks = (f"phone:{number.e164}", f"user:{user.id}", f"idempotency:{request.idempotency_key}")
+    resend: tuple[int, bool] | None,
+) -> _Pending:
+    """Insert the attempt, ``pending`` or ``blocked`` by a limit, or find the earlier attempt
+    with the same idempotency key; ``resend`` is the original's id and whether its number
+    shows to the sender."""
+    locks = (f"phone:{number.e164}", f"user:{sender.id}", f"idempotency:{request.idempotency_key}")
     with write_transaction(*locks):
         existing = db.session.scalar(
             select(Attempt).where(Attempt.idempotency_key == request.idempotency_key)
         )
         if existing is not None:
-            _check_same_send(existing, user, number, wording.text)
-            return existing, False
+            _check_same_send(existing, sender, number, wording.text)
+            return _Pending(
+                existing.id,
+                existing.public_id,
+                existing.environment,
+                Status(existing.status),
+                created=False,
+            )
         environment = environments.active_environment()
-        original = request.resend_of
-        refusal = limits.refusal_for(user, number.e164, limits.current())
+        refusal = limits.refusal_for(sender.id, number.e164, limits.current())
+        now = utcnow()
+        public_id = str(uuid.uuid4())  # here, not by the column's default: the hash needs it
         attempt = Attempt(
-            user_id=user.id,
+            public_id=public_id,
+            created_at=now,
+            user_id=sender.id,
             environment=environment,
             country_code=number.country_code,
             national_number=number.national_number,
@@ -235,36 +291,43 @@ def _record_pending(
             message_masked=messages.masked(wording.text),
             template_id=wording.template.id,
             message_edited=wording.edited,
-            code_expires_at=utcnow() + codes.CODE_LIFETIME,
             reason=reason,
             status=Status.PENDING,
             idempotency_key=request.idempotency_key,
-            resend_of_id=original.id if original is not None else None,
-            number_visible_to_sender=original is None or history.may_see_number_of(original, user),
+            resend_of_id=resend[0] if resend is not None else None,
+            number_visible_to_sender=resend is None or resend[1],
             client_ip=client_ip,
         )
-        if refusal is not None:
+        if refusal is None:
+            attempt.code_expires_at = now + codes.CODE_LIFETIME
+            attempt.code_hash = codes.hash_code(
+                code, attempt_public_id=public_id, key=derived_key(codes.HASH_KEY_PURPOSE)
+            )
+        else:
             attempt.status = Status.BLOCKED
             attempt.response_code = refusal.code
             attempt.response_message = refusal.message
             attempt.retry_at = refusal.retry_at
-            attempt.finished_at = utcnow()
-            attempt.code_expires_at = None
+            attempt.finished_at = now
         db.session.add(attempt)
-        db.session.flush()  # assigns public_id, which the code hash is bound to
-        if refusal is None:
-            attempt.code_hash = codes.hash_code(
-                code,
-                attempt_public_id=attempt.public_id,
-                key=derived_key(codes.HASH_KEY_PURPOSE),
-            )
-    return attempt, True
+        db.session.flush()  # the id, for the outcome's UPDATE
+        pending = _Pending(
+            attempt.id,
+            public_id,
+            environment,
+            Status(attempt.status),
+            created=True,
+            response_code=attempt.response_code,
+        )
+    return pending
 
 
-def _check_same_send(existing: Attempt, user: User, number: MobileNumber, template: str) -> None:
+def _check_same_send(
+    existing: Attempt, sender: _Sender, number: MobileNumber, template: str
+) -> None:
     """A repeated form key must come with the same send; anything else is a stale form."""
     if (existing.user_id, existing.phone_e164, existing.message_masked) != (
-        user.id,
+        sender.id,
         number.e164,
         messages.masked(template),
     ):
@@ -272,47 +335,6 @@ def _check_same_send(existing: Attempt, user: User, number: MobileNumber, templa
             "This form was already used for another send. Reload the page and try again.",
             field="idempotency_key",
         )
-
-
-def _call_provider(
-    environment: str, number: MobileNumber, text: str
-) -> tuple[SmsOutcome, int | None, int]:
-    """Call RevenueMonster outside any database transaction; never raises. Returns the outcome,
-    the credentials version used and the latency in milliseconds."""
-    started = time.monotonic()
-    try:
-        client, version = provider_client.client_for(environment)
-        end_read_transaction()
-    except SQLAlchemyError:  # the database failed: nothing was sent
-        log.exception("sending.database_error")
-        outcome: SmsOutcome = NotSent(
-            "DATABASE_ERROR",
-            "The dashboard's database failed before RevenueMonster was called, so nothing was "
-            "sent.",
-        )
-        return outcome, None, round((time.monotonic() - started) * 1000)
-    except Exception:  # unreadable credentials (an encryption key removed...): nothing left
-        log.exception("sending.configuration_error")
-        outcome = NotSent(
-            "CONFIGURATION_ERROR",
-            "The stored RevenueMonster credentials could not be read, so nothing was sent.",
-        )
-        return outcome, None, round((time.monotonic() - started) * 1000)
-    try:
-        with client:
-            outcome = client.send_sms(
-                country_code=number.country_code,
-                phone_number=number.national_number,
-                message=text,
-            )
-    except Exception:  # a bug must not lose the attempt: record it as unknown
-        log.exception("sending.unexpected_error")
-        outcome = Unknown(
-            code="INTERNAL_ERROR",
-            message="The dashboard failed while sending, after the request may have left.",
-            http_status=None,
-        )
-    return outcome, version, round((time.monotonic() - started) * 1000)
 
 
 #: Pauses between the tries to record an outcome: a database that refuses a write for a moment
@@ -324,41 +346,50 @@ OUTCOME_RETRY_WITHIN = 2.0
 
 
 def _record_outcome(
-    attempt_id: int, outcome: SmsOutcome, version: int | None, latency_ms: int
-) -> Attempt:
+    pending: _Pending, outcome: SmsOutcome, version: int | None, latency_ms: int
+) -> None:
     """Record the outcome, trying again briefly when the database refuses (OperationalError,
     raised once the tries are spent)."""
     first_try = time.monotonic()
     for pause in OUTCOME_RETRY_PAUSES:
         try:
-            return _write_outcome(attempt_id, outcome, version, latency_ms)
+            return _write_outcome(pending, outcome, version, latency_ms)
         except OperationalError:
             if time.monotonic() + pause - first_try > OUTCOME_RETRY_WITHIN:
                 raise
-            log.warning("sending.outcome_retry", extra={"attempt_id": attempt_id}, exc_info=True)
+            log.warning(
+                "sending.outcome_retry", extra={"attempt_id": pending.attempt_id}, exc_info=True
+            )
             time.sleep(pause)
-    return _write_outcome(attempt_id, outcome, version, latency_ms)
+    return _write_outcome(pending, outcome, version, latency_ms)
 
 
 def _write_outcome(
-    attempt_id: int, outcome: SmsOutcome, version: int | None, latency_ms: int
-) -> Attempt:
+    pending: _Pending, outcome: SmsOutcome, version: int | None, latency_ms: int
+) -> None:
+    """One UPDATE of the pending row, by its id: nothing is read back."""
+    now = utcnow()
+    answered = outcome.http_status is not None
     with write_transaction():
-        attempt = db.session.get(Attempt, attempt_id, populate_existing=True)
-        if attempt is None:  # the purge keeps unresolved attempts: never expected
-            raise LookupError(f"attempt {attempt_id} is gone")
-        now = utcnow()
-        attempt.provider_version = version
-        attempt.status = Status(outcome.status)
-        attempt.response_code = outcome.code
-        attempt.response_message = getattr(outcome, "message", None)
-        attempt.http_status = outcome.http_status
-        attempt.response_debug = getattr(outcome, "debug", None)
-        attempt.provider_answered_at = now if attempt.http_status is not None else None
-        attempt.finished_at = now
-        attempt.latency_ms = latency_ms
+        result = db.session.execute(
+            update(Attempt)
+            .where(Attempt.id == pending.attempt_id)
+            .values(
+                provider_version=version,
+                status=Status(outcome.status),
+                response_code=outcome.code,
+                response_message=getattr(outcome, "message", None),
+                http_status=outcome.http_status,
+                response_debug=getattr(outcome, "debug", None),
+                provider_answered_at=now if answered else None,
+                finished_at=now,
+                latency_ms=latency_ms,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]  # the purge keeps pending ones
+            raise LookupError(f"attempt {pending.attempt_id} is gone")
     log.info(
         "sending.finished",
-        extra={"attempt": attempt.public_id, "status": attempt.status, "latency_ms": latency_ms},
+        extra={"attempt": pending.public_id, "status": outcome.status, "latency_ms": latency_ms},
     )
-    return attempt

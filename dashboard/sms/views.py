@@ -230,7 +230,7 @@ def _send(
     with ``form.busy`` set when the database could not record the attempt (nothing was sent:
     the same form, key included, may go again)."""
     try:
-        attempt = sending.send_verification_code(
+        sent = sending.send_verification_code(
             current_user, send_request, client_ip=request.remote_addr
         )
     except sending.SendError as error:
@@ -244,7 +244,7 @@ def _send(
         return None
     except sending.OutcomeNotRecorded as lost:
         return _unrecorded_page(lost)
-    return redirect(url_for("sms.attempt", public_id=attempt.public_id))
+    return redirect(url_for("sms.attempt", public_id=sent.public_id))
 
 
 def _unrecorded_page(lost: sending.OutcomeNotRecorded) -> str:

@@ -12,7 +12,8 @@ from dashboard.domain import codes
 from dashboard.encryption import derived_key
 from dashboard.extensions import db
 from dashboard.models import Attempt
-from dashboard.services import provider_client, runtime_settings, sending
+from dashboard.revenuemonster import RevenueMonsterClient
+from dashboard.services import runtime_settings, sending
 
 KEY_RE = re.compile(r'id="idempotency_key" name="idempotency_key" type="hidden" value="([^"]+)"')
 
@@ -140,10 +141,10 @@ def test_refused_connection_is_failed_not_unknown(app, support, sandbox):
 def test_attempt_is_committed_before_the_provider_is_called(app, support, sandbox, monkeypatch):
     """If the process dies mid-call, the pending row is already on disk."""
 
-    def die(environment):
+    def die(client, **sms):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(provider_client, "client_for", die)
+    monkeypatch.setattr(RevenueMonsterClient, "send_sms", die)
     with pytest.raises(SystemExit):
         send(support)
     assert query_scalar(app, "SELECT status FROM attempts") == "pending"
@@ -226,10 +227,10 @@ def test_interrupted_attempts_become_unknown_without_a_send(app, support, sandbo
 
     from dashboard.models import utcnow
 
-    def die(environment):
+    def die(client, **sms):
         raise SystemExit("worker killed")
 
-    monkeypatch.setattr(provider_client, "client_for", die)
+    monkeypatch.setattr(RevenueMonsterClient, "send_sms", die)
     with pytest.raises(SystemExit):
         send(support)
     monkeypatch.undo()
