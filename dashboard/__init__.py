@@ -78,6 +78,7 @@ def trust_proxies(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from . import logs, security
     from .extensions import bootstrap, configure_sqlite, csrf, db, limiter, login_manager
+    from .services import single_sign_on
 
     db.init_app(app)
     csrf.init_app(app)
@@ -89,6 +90,7 @@ def register_extensions(app: Flask) -> None:
     logs.init_app(app)
     limiter.init_app(app)
     security.init_app(app)
+    single_sign_on.init_app(app)  # the identity provider's client (authlib), when configured
 
 
 def register_migrations(app: Flask) -> None:

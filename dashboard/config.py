@@ -48,7 +48,22 @@ DEFAULTS: dict[str, Any] = {
     "ONE_TIME_PASSWORD_HOURS": 72,  # nosec B105 # a number of hours, not a password
     "RATELIMIT_STORAGE_URI": "memory://",
     "EXPORT_MAX_ROWS": 1_000_000,
+    "OIDC_ROLES_CLAIM": "groups",
+    "PASSWORD_SIGN_IN": "on",  # nosec B105 # on or off, not a password
+    "OIDC_TRUST_MFA": "off",
+    "OIDC_EMAIL_VERIFIED_CLAIM": "email_verified",
 }
+#: The three settings that turn single sign-on on: all of them, or none.
+OIDC_REQUIRED = ("OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET")
+#: Settings that only mean something with single sign-on on.
+OIDC_OPTIONAL = (
+    "OIDC_ROLES_CLAIM",
+    "OIDC_ROLE_MAP",
+    "OIDC_SCOPES",
+    "OIDC_TRUST_MFA",
+    "OIDC_MFA_ACR",
+    "OIDC_EMAIL_VERIFIED_CLAIM",
+)
 SETTING_NAMES = (
     "ENV",
     "SECRET_KEY",
@@ -69,6 +84,9 @@ SETTING_NAMES = (
     "ONE_TIME_PASSWORD_HOURS",
     "RATELIMIT_STORAGE_URI",
     "EXPORT_MAX_ROWS",
+    *OIDC_REQUIRED,
+    *OIDC_OPTIONAL,
+    "PASSWORD_SIGN_IN",
 )
 
 
@@ -103,6 +121,8 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         settings = {**_generated_secrets(instance_path), **settings}
     if "DATABASE_URL" not in settings:
         settings["DATABASE_URL"] = _default_database_url(instance_path)
+
+    from . import single_sign_on_settings  # which uses this module's names
 
     database_url = _database_url(settings["DATABASE_URL"])
     config: dict[str, Any] = {
@@ -143,6 +163,11 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "EXPORT_MAX_ROWS": _count(
             settings["EXPORT_MAX_ROWS"], "EXPORT_MAX_ROWS", least=1, most=100_000_000
         ),
+        # Single sign-on (OpenID Connect): None when it is not configured.
+        "OIDC": single_sign_on_settings.read(given, settings, mode),
+        # Whether the sign-in page takes passwords ("off": single sign-on only; the command
+        # line's `users` commands stay as the break-glass way in).
+        "PASSWORD_SIGN_IN": on_off(settings["PASSWORD_SIGN_IN"], "PASSWORD_SIGN_IN"),
         # Sessions: the cookie is Secure except in development over plain HTTP.
         "SESSION_COOKIE_SECURE": mode == "production",
         # "__Host-" binds the cookie to this host over HTTPS (browsers refuse it over plain HTTP).
@@ -154,6 +179,11 @@ def resolve(given: Mapping[str, Any], instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "BOOTSTRAP_SERVE_LOCAL": True,  # an internal tool on a closed network: never a CDN
     }
+    if not config["PASSWORD_SIGN_IN"] and config["OIDC"] is None:
+        raise SettingsError(
+            f"{PREFIX}PASSWORD_SIGN_IN=off leaves no way to sign in: configure single sign-on "
+            f"({', '.join(PREFIX + name for name in OIDC_REQUIRED)}) or turn it on."
+        )
     # Anything else a test passes (TESTING, WTF_CSRF_ENABLED, ...) goes through untouched.
     passthrough = {k: v for k, v in given.items() if k not in SETTING_NAMES and k.isupper()}
     return {**config, **passthrough}
@@ -330,3 +360,17 @@ def _seconds(value: Any, name: str) -> float:
             f"{PREFIX}{name} must be between 0 and 25 seconds (below gunicorn's worker timeout)."
         )
     return seconds
+
+
+_ON = frozenset({"on", "true", "yes", "1"})
+_OFF = frozenset({"off", "false", "no", "0"})
+
+
+def on_off(value: Any, name: str) -> bool:
+    """``on`` or ``off`` (true/false, yes/no, 1/0 too); anything else stops start-up."""
+    word = str(value).strip().lower()
+    if word in _ON:
+        return True
+    if word in _OFF:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be on or off, not {str(value)!r}.")

@@ -38,6 +38,7 @@ STATIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
 #: endpoints (main.views) are among them: /metrics asks for a token of its own.
 PUBLIC_ENDPOINTS = (
     frozenset({"auth.login", "auth.second_step", "main.healthz", "main.readyz", "main.metrics"})
+    | {"auth.sso_start", "auth.sso_callback"}  # single sign-on's way there and back
     | STATIC_ENDPOINTS
 )
 #: What a user who must first change a one-time password, or enrol in two-step, may reach.
@@ -287,9 +288,19 @@ def safe_next(target: str | None) -> str:
     return local_path(target) or url_for("main.index")
 
 
+def content_security_policy() -> str:
+    """The policy of every page. With single sign-on the sign-in and sign-out forms lead to
+    the identity provider (a redirect, which browsers hold to ``form-action`` too), so its
+    origin is allowed there as well."""
+    sso = current_app.config.get("OIDC")
+    if sso is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {sso.origin}")
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("Content-Security-Policy", content_security_policy())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", REFERRER_POLICY)
     headers.setdefault("X-Frame-Options", "DENY")

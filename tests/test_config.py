@@ -191,3 +191,129 @@ def test_nonsense_is_refused_with_the_setting_named(tmp_path, name, value, words
     with pytest.raises(SettingsError) as error:
         resolve(given, str(tmp_path))
     assert words in str(error.value)
+
+
+# -- Single sign-on (issue 19) ----------------------------------------------------------------
+
+SSO = {
+    "OIDC_ISSUER": "https://login.example.com/realms/staff",
+    "OIDC_CLIENT_ID": "rm-sms-dashboard",
+    "OIDC_CLIENT_SECRET": "s3cret-s3cret",
+    "OIDC_ROLE_MAP": "sms-support=support,sms-auditors=auditor,sms-admins=admin",
+}
+
+
+def test_single_sign_on_is_off_unless_configured(tmp_path):
+    resolved = resolve({}, str(tmp_path))
+    assert resolved["OIDC"] is None and resolved["PASSWORD_SIGN_IN"] is True
+
+
+def test_single_sign_on_settings_are_read_with_their_defaults(tmp_path):
+    sso = resolve(SSO, str(tmp_path))["OIDC"]
+    assert sso.issuer == SSO["OIDC_ISSUER"] and sso.client_id == "rm-sms-dashboard"
+    assert sso.roles_claim == "groups" and sso.role_map["sms-admins"] == "admin"
+    assert sso.scopes == ("openid", "email", "profile") and not sso.trust_mfa
+    assert sso.email_verified_claim == "email_verified"
+    assert sso.discovery_url == SSO["OIDC_ISSUER"] + "/.well-known/openid-configuration"
+    assert sso.origin == "https://login.example.com"
+
+
+def test_single_sign_on_settings_come_from_the_environment():
+    environ = {f"DASHBOARD_{k}": v for k, v in SSO.items()} | {
+        "DASHBOARD_PASSWORD_SIGN_IN": "off",
+        "DASHBOARD_OIDC_SCOPES": "groups",
+        "DASHBOARD_OIDC_ROLES_CLAIM": "roles",
+        "DASHBOARD_OIDC_TRUST_MFA": "on",
+        "DASHBOARD_OIDC_MFA_ACR": "phr",
+    }
+    assert from_environment(environ) == {
+        k.removeprefix("DASHBOARD_"): v for k, v in environ.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("left_out", "named"),
+    [
+        (["OIDC_CLIENT_SECRET"], "DASHBOARD_OIDC_CLIENT_SECRET is missing"),
+        (["OIDC_ISSUER", "OIDC_CLIENT_ID"], "DASHBOARD_OIDC_ISSUER, DASHBOARD_OIDC_CLIENT_ID are"),
+    ],
+)
+def test_a_partial_single_sign_on_set_stops_start_up_naming_what_is_missing(
+    tmp_path, left_out, named
+):
+    given = {k: v for k, v in SSO.items() if k not in left_out}
+    with pytest.raises(SettingsError, match=named):
+        resolve(given, str(tmp_path))
+
+
+def test_a_single_sign_on_option_without_single_sign_on_stops_start_up(tmp_path):
+    with pytest.raises(SettingsError, match="DASHBOARD_OIDC_ROLE_MAP only work"):
+        resolve({"OIDC_ROLE_MAP": SSO["OIDC_ROLE_MAP"]}, str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("role_map", "message"),
+    [
+        ("sms-admins=root", "'root' .for 'sms-admins'. is not a role"),
+        ("sms-admins", "group=role items"),
+        ("a=admin,a=support", "appears twice"),
+        ("", "DASHBOARD_OIDC_ROLE_MAP must be set"),
+    ],
+)
+def test_a_role_map_is_checked(tmp_path, role_map, message):
+    given = {**SSO, "OIDC_ROLE_MAP": role_map}
+    with pytest.raises(SettingsError, match=message):
+        resolve(given, str(tmp_path))
+
+
+def test_the_role_map_keeps_spaces_inside_group_names(tmp_path):
+    sso = resolve(
+        {**SSO, "OIDC_ROLE_MAP": " SMS Admins = admin , /staff/sms=support"}, str(tmp_path)
+    )
+    assert dict(sso["OIDC"].role_map) == {"SMS Admins": "admin", "/staff/sms": "support"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("OIDC_ISSUER", "login.example.com", "OIDC_ISSUER must be the provider's issuer"),
+        ("OIDC_ISSUER", "https://login.example.com/?x=1", "without a query"),
+        ("OIDC_ROLES_CLAIM", "two words", "OIDC_ROLES_CLAIM must be the name of a claim"),
+        ("OIDC_EMAIL_VERIFIED_CLAIM", "a,b", "OIDC_EMAIL_VERIFIED_CLAIM must be the name"),
+        ("OIDC_TRUST_MFA", "maybe", "OIDC_TRUST_MFA must be on or off, not 'maybe'"),
+        ("PASSWORD_SIGN_IN", "sometimes", "PASSWORD_SIGN_IN must be on or off"),
+        ("OIDC_MFA_ACR", "gold", "OIDC_MFA_ACR is set but DASHBOARD_OIDC_TRUST_MFA is off"),
+        ("OIDC_SCOPES", 'groups "x"', "OIDC_SCOPES must be scope names"),
+    ],
+)
+def test_single_sign_on_settings_are_parsed_strictly(tmp_path, setting, value, message):
+    with pytest.raises(SettingsError, match=message):
+        resolve({**SSO, setting: value}, str(tmp_path))
+
+
+def test_production_wants_the_issuer_over_https(tmp_path):
+    given = {
+        "ENV": "production",
+        "SECRET_KEY": "s" * 40,
+        "ENCRYPTION_KEYS": KEYS,
+        "AUDIT_KEY": KEYS,
+        "DATABASE_URL": "sqlite:///x.sqlite",
+        "TRUSTED_HOSTS": "sms.example.com",
+        **SSO,
+        "OIDC_ISSUER": "http://login.example.com",
+    }
+    with pytest.raises(SettingsError, match="an https URL"):
+        resolve(given, str(tmp_path))
+
+
+def test_passwords_off_needs_single_sign_on(tmp_path):
+    with pytest.raises(SettingsError, match="PASSWORD_SIGN_IN=off leaves no way to sign in"):
+        resolve({"PASSWORD_SIGN_IN": "off"}, str(tmp_path))
+    assert resolve({**SSO, "PASSWORD_SIGN_IN": "off"}, str(tmp_path))["PASSWORD_SIGN_IN"] is False
+
+
+def test_trusted_mfa_and_extra_scopes(tmp_path):
+    given = {**SSO, "OIDC_TRUST_MFA": "on", "OIDC_MFA_ACR": "phr", "OIDC_SCOPES": "groups openid"}
+    sso = resolve(given, str(tmp_path))["OIDC"]
+    assert sso.trust_mfa and sso.mfa_acr == "phr"
+    assert sso.scopes == ("openid", "email", "profile", "groups")

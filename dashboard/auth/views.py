@@ -1,5 +1,7 @@
 """Sign-in (password, then the second step where it is on), sign-out, password change,
-two-step enrolment, and confirming one's identity again before a sensitive change.
+two-step enrolment, and confirming one's identity again before a sensitive change. Single
+sign-on's own routes are in :mod:`.single_sign_on`; its sessions end here too (at the
+provider as well, where it offers that).
 
 Every form here that takes a password or a code is throttled per account (services.sign_in)
 and, per client address, by a request-rate limit (:data:`rate_limited`)."""
@@ -9,7 +11,16 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -24,7 +35,7 @@ from ..security import (
     safe_next,
     start_session,
 )
-from ..services import sign_in, two_step, users
+from ..services import sign_in, single_sign_on, two_step, users
 from . import bp
 from .forms import (
     ChangePasswordForm,
@@ -53,14 +64,24 @@ TOO_FAST = (
     "Wait a minute, then try again."
 )
 rate_limited = limiter.limit(SIGN_IN_RATE, methods=["POST"], error_message=TOO_FAST)
+PASSWORDS_OFF = "Signing in with a password is turned off here: use “Sign in with single sign-on”."
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @rate_limited
-def login() -> str | Response:
+def login() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))  # a draft's way back, too
     form = SignInForm()
+    if not current_app.config["PASSWORD_SIGN_IN"]:
+        # DASHBOARD_PASSWORD_SIGN_IN=off: the form is not shown, and a password posted anyway
+        # is not even looked at.
+        refused = request.method == "POST"
+        if refused:
+            flash(PASSWORDS_OFF, "danger")
+        return render_template("auth/login.html", form=form, **_sign_in_choices()), (
+            403 if refused else 200
+        )
     if form.validate_on_submit():
         outcome = sign_in.check_password(
             form.email.data or "", form.password.data or "", request.remote_addr
@@ -70,9 +91,18 @@ def login() -> str | Response:
             session["second_step"] = {"user": outcome.user.get_id(), "at": time.time()}
             return redirect(url_for("auth.second_step", next=request.args.get("next")))
         if outcome.user is not None:
-            return _signed_in(outcome.user)
+            return signed_in(outcome.user)
         form.password.errors = [_refusal(outcome)]
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form, **_sign_in_choices())
+
+
+def _sign_in_choices() -> dict[str, object]:
+    """What the sign-in page offers besides what it always has."""
+    return {
+        "password_sign_in": current_app.config["PASSWORD_SIGN_IN"],
+        "single_sign_on": single_sign_on.configured(),
+        "single_sign_on_form": ButtonForm(),
+    }
 
 
 @bp.route("/login/two-step", methods=["GET", "POST"])
@@ -91,7 +121,7 @@ def second_step() -> str | Response:
             abort(400)
         outcome = sign_in.check_second_step(user.id, form.code.data or "", request.remote_addr)
         if outcome.user is not None:
-            return _signed_in(outcome.user)
+            return signed_in(outcome.user, logout_hint=pending.get(single_sign_on.SIGNED_IN_WITH))
         form.code.errors = [
             _refusal(outcome, wrong="That code is not right, or it was already used.")
         ]
@@ -100,9 +130,18 @@ def second_step() -> str | Response:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """End the session here; after a single sign-on, send the browser to end it at the
+    provider too (when it offers that), which sends it back to the sign-in page."""
+    logout_hint = session.get(single_sign_on.SIGNED_IN_WITH)
     users.sign_out(current_user)
     end_session()
     flash("You are signed out.", "info")
+    if isinstance(logout_hint, str):
+        at_provider = single_sign_on.end_session_url(
+            logout_hint, url_for("auth.login", _external=True)
+        )
+        if at_provider is not None:
+            return redirect(at_provider)
     return redirect(url_for("auth.login"))
 
 
@@ -223,12 +262,20 @@ def reauthenticate() -> str | Response:
     return render_template("auth/reauthenticate.html", form=form, change=change, back=back)
 
 
-def _signed_in(user: User) -> Response:
+def signed_in(user: User, *, back: str | None = None, logout_hint: str | None = None) -> Response:
+    """Start ``user``'s session and go on to ``back`` (else this request's ``next``).
+    ``logout_hint`` marks a sign-in through the identity provider (single_sign_on
+    .SIGNED_IN_WITH), so that signing out ends the session there too."""
     start_session(user)
+    if logout_hint is not None:
+        session[single_sign_on.SIGNED_IN_WITH] = logout_hint
     if user.must_change_password:
         flash("Choose your own password before you continue.", "info")
         return redirect(url_for("auth.change_password"))
-    return redirect(safe_next(request.args.get("next")))
+    return redirect(safe_next(back or request.args.get("next")))
+
+
+_signed_in = signed_in  # its former name (the passkey sign-in may use it)
 
 
 def _refusal(outcome: sign_in.Outcome, *, wrong: str = WRONG) -> str:

@@ -17,6 +17,7 @@ from dashboard.models import utcnow
 NOT_FRESH = {
     "auth.login": "signing in is the proof",
     "auth.second_step": "part of signing in",
+    "auth.sso_start": "signing in is the proof (it only sends the browser to the provider)",
     "auth.reauthenticate": "the fresh sign-in itself",
     "auth.logout": "gives up power",
     "auth.sign_out_everywhere": "gives up power (one's own sessions)",

@@ -110,6 +110,35 @@ EXAMPLES = {
         },
         "A sign-in as an email no account has failed: wrong password.",
     ),
+    "sso.account_create": (
+        {
+            "actor": "single sign-on",
+            "actor_key": "",
+            "target": "aisyah@example.com",
+            "details": {"role": "support", "issuer": "https://login.example.com"},
+        },
+        "aisyah@example.com’s account was created at their first single sign-on, as support.",
+    ),
+    "sso.link": (
+        {"target": "ali@example.com", "details": {"issuer": "https://login.example.com"}},
+        "Ali signed in with single sign-on for the first time: the account is now tied to "
+        "that identity.",
+    ),
+    "sso.role_change": (
+        {
+            "actor": "single sign-on",
+            "actor_key": "",
+            "target": "mei@example.com",
+            "details": {"old": "support", "new": "auditor"},
+        },
+        "mei@example.com’s role changed from support to auditor, following their groups at "
+        "the identity provider.",
+    ),
+    "sso.refused": (
+        {"target": "ali@example.com", "details": {"reason": "unmapped", "sessions_ended": True}},
+        "A single sign-on as ali@example.com was refused: they are in none of the groups that "
+        "may sign in; their sessions were ended.",
+    ),
     "auth.lock": (
         {
             "target": "zara@example.com",
