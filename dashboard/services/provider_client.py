@@ -46,12 +46,11 @@ def client_for(environment: str) -> tuple[RevenueMonsterClient, int | None]:
 
 @dataclass(frozen=True)
 class PreparedClient:
-    """The client for an environment, or the outcome that says why there is none."""
+    """The client for an environment, or the not-sent outcome that says why there is none."""
 
     environment: str
-    client: RevenueMonsterClient | None
-    version: int | None
-    failure: NotSent | None
+    client: RevenueMonsterClient | NotSent
+    version: int | None = None
 
 
 def prepare(environment: str) -> PreparedClient:
@@ -64,8 +63,6 @@ def prepare(environment: str) -> PreparedClient:
         log.exception("sending.database_error")
         return PreparedClient(
             environment,
-            None,
-            None,
             NotSent(
                 "DATABASE_ERROR",
                 "The dashboard's database failed before RevenueMonster was called, so nothing "
@@ -76,14 +73,12 @@ def prepare(environment: str) -> PreparedClient:
         log.exception("sending.configuration_error")
         return PreparedClient(
             environment,
-            None,
-            None,
             NotSent(
                 "CONFIGURATION_ERROR",
                 "The stored RevenueMonster credentials could not be read, so nothing was sent.",
             ),
         )
-    return PreparedClient(environment, client, version, None)
+    return PreparedClient(environment, client, version)
 
 
 def send_sms(
@@ -92,9 +87,8 @@ def send_sms(
     """Call RevenueMonster outside any database transaction; never raises. Returns the outcome,
     the credentials version used and the latency in milliseconds."""
     started = time.monotonic()
-    if prepared.client is None:
-        assert prepared.failure is not None
-        return prepared.failure, None, 0
+    if isinstance(prepared.client, NotSent):
+        return prepared.client, None, 0
     end_read_transaction()
     try:
         with prepared.client as client:
