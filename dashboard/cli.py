@@ -22,6 +22,7 @@ from .services import (
     audit,
     environments,
     key_rotation,
+    passkeys,
     provider_accounts,
     provider_health,
     retention,
@@ -90,6 +91,16 @@ def _change(change: Callable[[], object], done: str) -> None:
     except users.UserError as error:
         fail(str(error))
     click.echo(done)
+
+
+@users_cli.command("remove-passkeys")
+@click.argument("email")
+def remove_passkeys(email: str) -> None:
+    """Remove every passkey of EMAIL (an admin who lost theirs, under "admins must use a
+    passkey"), audited; they then sign in with their password and add a new one."""
+    user = _user(email)
+    count = passkeys.remove_all(user, CLI_ACTOR)
+    click.echo(f"Removed {count} passkey{'s' if count != 1 else ''} of {user.email}.")
 
 
 @users_cli.command("disable")

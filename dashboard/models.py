@@ -121,8 +121,15 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         return self.name or self.email
 
     @property
-    def two_step_enabled(self) -> bool:
+    def totp_enabled(self) -> bool:
+        """Whether a confirmed authenticator app (TOTP) is a second step of this account."""
         return self.two_step_enabled_at is not None
+
+    @property
+    def two_step_enabled(self) -> bool:
+        """Whether signing in takes a second step: a TOTP code, or a passkey (a passkey alone
+        counts as enrolment: it is the stronger second factor)."""
+        return self.totp_enabled or bool(self.passkeys)
 
 
 class Passkey(db.Model):  # type: ignore[name-defined]

@@ -39,6 +39,8 @@ STATIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
 PUBLIC_ENDPOINTS = (
     frozenset({"auth.login", "auth.second_step", "main.healthz", "main.readyz", "main.metrics"})
     | {"auth.sso_start", "auth.sso_callback"}  # single sign-on's way there and back
+    # Passkeys: a challenge, signing in with one, and a passkey as the second step.
+    | {"auth.passkey_options", "auth.passkey_sign_in", "auth.passkey_second_step"}
     | STATIC_ENDPOINTS
 )
 #: What a user who must first change a one-time password, or enrol in two-step, may reach.
@@ -50,6 +52,12 @@ SETUP_ENDPOINTS = frozenset(
         "auth.two_step_qr",
         "auth.reauthenticate",  # set-up asks for it too, when the sign-in is not fresh
         "auth.logout",
+        # A passkey is enrolment too (and what "admins must use a passkey" sends them to add).
+        "auth.passkeys",
+        "auth.passkey_add_options",
+        "auth.passkey_add",
+        "auth.passkey_options",
+        "auth.passkey_confirm",
     }
 )
 
@@ -180,7 +188,7 @@ def require_sign_in() -> Any:
     if request.endpoint not in SETUP_ENDPOINTS:
         if current_user.must_change_password:
             return redirect(url_for("auth.change_password"))
-        if not current_user.two_step_enabled and users.two_step_required(current_user):
+        if users.two_step_required(current_user) and not current_user.two_step_enabled:
             return redirect(url_for("auth.two_step_setup"))
     return None
 

@@ -189,7 +189,7 @@ def two_step_setup() -> str | Response:
     """Enrolment: "Start" stores a new secret (a POST), then the QR code and a code to confirm,
     both for the session that started it only."""
     user: User = current_user
-    if user.two_step_enabled:
+    if user.totp_enabled:
         return render_template("auth/two_step_on.html")
     form = TwoStepSetupForm()
     if form.validate_on_submit():
@@ -279,6 +279,8 @@ _signed_in = signed_in  # its former name (the passkey sign-in may use it)
 
 
 def _refusal(outcome: sign_in.Outcome, *, wrong: str = WRONG) -> str:
+    if outcome.passkey_required:
+        return sign_in.PASSKEY_REQUIRED
     if outcome.expired:
         return EXPIRED
     if outcome.locked_until is None:

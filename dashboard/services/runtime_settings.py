@@ -13,6 +13,8 @@ from ..models import Setting
 from . import audit
 
 TWO_STEP_FOR_EVERYONE = "two_step_for_everyone"
+#: The policy "admins must use a passkey" (services.two_step.passkey_required).
+PASSKEYS_FOR_ADMINS = "passkeys_for_admins"
 #: Whether senders may edit a template's text before sending (off: the template is sent as it is).
 MESSAGE_EDITING = "message_editing"
 _CACHE = "runtime_settings"  # in the session's info, for the current transaction only
@@ -43,6 +45,18 @@ def require_two_step_for_everyone(required: bool, actor: audit.Actor) -> None:
     with write_transaction(*TWO_STEP_LOCKS):
         old = put(TWO_STEP_FOR_EVERYONE, required, actor)
         audit.record("setting.change", actor, target=TWO_STEP_FOR_EVERYONE, old=old, new=required)
+
+
+def require_passkeys_for_admins(required: bool, actor: audit.Actor) -> None:
+    """The two-step policy: whether an admin's second step must be a passkey, which phishing
+    cannot relay as it can a TOTP code (audited)."""
+    with write_transaction(audit.CHAIN_LOCK, PASSKEYS_FOR_ADMINS):
+        old = put(PASSKEYS_FOR_ADMINS, required, actor)
+        audit.record("setting.change", actor, target=PASSKEYS_FOR_ADMINS, old=old, new=required)
+
+
+def passkeys_for_admins() -> bool:
+    return bool(get(PASSKEYS_FOR_ADMINS, False))
 
 
 def put(key: str, value: Any, actor: audit.Actor) -> Any:

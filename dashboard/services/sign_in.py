@@ -22,14 +22,19 @@ from ..database import write_transaction
 from ..domain.passwords import dummy_hash, hash_password, needs_rehash, verify_password
 from ..extensions import db
 from ..models import User, utcnow
-from . import audit, throttling, two_step
+from . import audit, passkeys, throttling, two_step
 from .users import find_by_email, normalise_email, password_expired
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_ACCOUNT = "unknown account"
+#: Said when an admin's second step must be a passkey (two_step.passkey_required).
+PASSKEY_REQUIRED = (
+    "Admins must use a passkey as the second step: codes from the app are not accepted. "
+    "Choose “Use a passkey”."
+)
 #: The steps rm_sms_sign_ins_total counts (a password change's check is not a sign-in).
-SIGN_IN_STEPS = ("password", "two_step")
+SIGN_IN_STEPS = ("password", "two_step", "passkey")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class Outcome:
     user: User | None = None  # set when this step succeeded
     locked_until: datetime | None = None  # set when sign-in is refused for a while
     expired: bool = False  # the right one-time password, but past its time
+    passkey_required: bool = False  # a code was given where only a passkey will do
+    message: str | None = None  # what to tell the person, when a passkey was refused
 
 
 def check_password(email: str, password: str, address: str | None) -> Outcome:
@@ -85,10 +92,76 @@ def check_second_step(user_id: int, code: str, address: str | None) -> Outcome:
         user = db.session.get(User, user_id, populate_existing=True)
         if user is None:
             raise LookupError(f"user {user_id} is gone")
+        if two_step.passkey_required(user) and user.passkeys:
+            audit.record("auth.refused_passkey_required", user, target=user.email)
+            return Outcome(passkey_required=True)
         if two_step.verify(user, code) is None:
             return _failed(user.email, address, step="two_step", known=True)
         _succeeded(user, address, step="two_step")
     return Outcome(user=user)
+
+
+def check_passkey(
+    purpose: str, credential: object, address: str | None, *, user_id: int | None = None
+) -> Outcome:
+    """A passkey as the second step (``purpose`` "second_step", for ``user_id`` whose password
+    was right), as the proof of a fresh sign-in ("confirm", for ``user_id``), or as the whole
+    sign-in ("sign_in": a discoverable passkey with user verification, both factors at once).
+    Throttled, audited and counted like the other steps; a refusal's ``message`` says why."""
+    expected = db.session.get(User, user_id) if user_id is not None else None
+    try:
+        challenge = passkeys.take_challenge(purpose, user_id)
+        passkey = passkeys.identify(credential)
+        if expected is not None and passkey.user_id != expected.id:
+            raise passkeys.PasskeyError(passkeys.UNKNOWN_PASSKEY, "another account's")
+    except passkeys.PasskeyError as error:
+        return _passkey_refused(error, expected, address)
+    user = passkey.user
+    lock = throttling.locked_until(user.email, address)
+    if lock is not None:
+        _refused_locked(user.email, known=True, step="passkey")
+        metrics.sign_in("locked")
+        return Outcome(locked_until=lock)
+    with write_transaction(audit.CHAIN_LOCK, _lock_key(user.email)):
+        current = db.session.get(User, user.id, populate_existing=True)
+        if current is None or not current.active:
+            return Outcome(message=passkeys.REFUSED)
+        user = current
+        try:
+            passkeys.authenticate(challenge, credential, passkey)
+        except passkeys.PasskeyError as error:
+            if error.reason == "cloned":
+                audit.record("passkey.cloned", user, target=user.email, name=passkey.name)
+                log.warning("passkey.cloned", extra={"user_id": user.id, "ip": address})
+            failed = _failed(user.email, address, step="passkey", known=True)
+            return Outcome(locked_until=failed.locked_until, message=str(error))
+        if purpose != "confirm":
+            _succeeded(user, address, step="passkey")
+    return Outcome(user=user)
+
+
+def _passkey_refused(
+    error: passkeys.PasskeyError, expected: User | None, address: str | None
+) -> Outcome:
+    """An answer refused before any key was checked (no challenge, or a passkey we do not
+    have): a failure of the account signing in, when one is; else a refusal of an anonymous
+    request, counted on one event per window so that it cannot grow the log at will."""
+    if expected is not None:
+        with write_transaction(audit.CHAIN_LOCK, _lock_key(expected.email)):
+            failed = _failed(expected.email, address, step="passkey", known=True)
+        return Outcome(locked_until=failed.locked_until, message=str(error))
+    with write_transaction(audit.CHAIN_LOCK):
+        audit.record_refusal(
+            "auth.failure",
+            UNKNOWN_ACCOUNT,
+            target=UNKNOWN_ACCOUNT,
+            same_as=UNKNOWN_ACCOUNT,
+            step="passkey",
+            why=error.reason,
+        )
+    log.warning("auth.failure", extra={"ip": address, "step": "passkey", "why": error.reason})
+    metrics.sign_in("failure")
+    return Outcome(message=str(error))
 
 
 def check_current_password(user: User, password: str, address: str | None) -> Outcome:

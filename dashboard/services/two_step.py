@@ -16,9 +16,10 @@ import secrets
 import pyotp
 import segno
 
+from ..domain import capabilities
 from ..encryption import derived_key, secret_box
 from ..models import User, utcnow
-from . import audit
+from . import audit, runtime_settings
 
 ISSUER = "RM SMS Dashboard"
 RECOVERY_CODES = 10
@@ -45,7 +46,7 @@ def secret_of(user: User) -> str | None:
 
 def begin_enrolment(user: User) -> str:
     """Give ``user`` a new, not yet active secret (in the caller's transaction); return it."""
-    if user.two_step_enabled:
+    if user.totp_enabled:
         raise TwoStepError("Two-step sign-in is already on for this account.")
     secret = pyotp.random_base32()
     user.totp_secret_encrypted = secret_box().encrypt(secret.encode(), slot=secret_slot(user))
@@ -61,7 +62,7 @@ def enrolment_marker(user: User, secret: str) -> str:
 
 def enrolment_pending(user: User) -> bool:
     """Whether a set-up was started and not yet confirmed (by any session)."""
-    return user.totp_secret_encrypted is not None and not user.two_step_enabled
+    return user.totp_secret_encrypted is not None and not user.totp_enabled
 
 
 def pending_secret(user: User, marker: str | None) -> str | None:
@@ -91,7 +92,7 @@ def confirm_enrolment(user: User, code: str, *, marker: str | None = None) -> li
     new recovery codes (shown once; only their keyed hashes are kept). With ``marker`` (a
     session's), only the set-up that session started is confirmed."""
     secret = secret_of(user)
-    if secret is None or user.two_step_enabled:
+    if secret is None or user.totp_enabled:
         raise TwoStepError("Start the set-up again: there is no code to confirm.")
     if marker is not None and pending_secret(user, marker) is None:
         raise TwoStepError(STARTED_ELSEWHERE)
@@ -108,7 +109,7 @@ def verify(user: User, code: str) -> str | None:
     """Check a sign-in code: "totp" or "recovery" for what matched (a recovery code is used up,
     a TOTP step cannot be replayed), None when nothing did. The caller commits."""
     secret = secret_of(user)
-    if secret is None or not user.two_step_enabled:
+    if secret is None or not user.totp_enabled:  # a set-up not yet confirmed proves nothing
         return None
     if _accept_totp(user, secret, code):
         return "totp"
@@ -164,5 +165,6 @@ def _recovery_hash(user: User, code: str) -> str:
 
 def passkey_required(user: User) -> bool:
     """Whether ``user``'s second step must be a passkey (the policy "admins must use a
-    passkey"): then a TOTP code, or an identity provider's own second factor, is not enough."""
-    return False
+    passkey"): then a TOTP code, or an identity provider's own second factor, is not enough.
+    An admin who has no passkey yet signs in as before and is then sent to add one."""
+    return user.role == capabilities.ADMIN and runtime_settings.passkeys_for_admins()

@@ -25,7 +25,7 @@ def sign_in_as(page: Page, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
     assert urlsplit(page.url).path != "/login", "the sign-in was refused"
 
 

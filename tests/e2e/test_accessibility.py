@@ -60,7 +60,7 @@ def signed_in(browser: Browser, live_server) -> dict[str, Account]:
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(PASSWORD)
         with page.expect_navigation():
-            page.get_by_role("button", name="Sign in").click()
+            page.get_by_role("button", name="Sign in", exact=True).click()
         if secret is not None:
             # The step after the one that confirmed the enrolment: each is accepted once.
             page.get_by_label("Code").fill(pyotp.TOTP(secret).at(time.time() + 30))
@@ -160,7 +160,7 @@ def test_the_sign_in_pages_pass_axe(watched, theme, width):
     found = check_page(page, "/login", state)
     page.get_by_label("Email").fill("nobody@e2e.example.com")
     page.get_by_label("Password").fill("not the password")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
     found += violations(page, f"{state} /login (with errors)")
     found += check_page(page, "/no-such-page", state)

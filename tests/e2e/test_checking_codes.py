@@ -38,7 +38,7 @@ def sign_in_here(page: Page, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def signed_in(watched, live_server, **context) -> Page:  # type: ignore[no-untyped-def]

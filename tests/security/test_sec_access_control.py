@@ -15,6 +15,11 @@ READERS = frozenset({"auditor", "admin"})
 PUBLIC = {
     "auth.login",
     "auth.second_step",
+    "auth.passkey_options",
+    "auth.passkey_sign_in",
+    "auth.passkey_second_step",
+    "auth.sso_start",  # single sign-on's way there and back (test_sec_single_sign_on.py)
+    "auth.sso_callback",
     "main.healthz",
     "main.readyz",
     "main.metrics",  # for machines, with a bearer token of its own (tests/test_metrics.py)
@@ -33,6 +38,11 @@ EXPECTED = {
     "auth.two_step_start": ALL,
     "auth.two_step_qr": ALL,
     "auth.reauthenticate": ALL,
+    "auth.passkeys": ALL,
+    "auth.passkey_add_options": ALL,
+    "auth.passkey_add": ALL,
+    "auth.passkey_remove": ALL,
+    "auth.passkey_confirm": ALL,
     "sms.send": SENDERS,
     "sms.resend": SENDERS,
     "sms.check": SENDERS,

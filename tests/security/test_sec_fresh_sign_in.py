@@ -17,6 +17,10 @@ from dashboard.models import utcnow
 NOT_FRESH = {
     "auth.login": "signing in is the proof",
     "auth.second_step": "part of signing in",
+    "auth.passkey_options": "issues a challenge to this session: changes nothing",
+    "auth.passkey_sign_in": "signing in is the proof",
+    "auth.passkey_second_step": "part of signing in",
+    "auth.passkey_confirm": "the fresh sign-in itself",
     "auth.sso_start": "signing in is the proof (it only sends the browser to the provider)",
     "auth.reauthenticate": "the fresh sign-in itself",
     "auth.logout": "gives up power",

@@ -110,6 +110,25 @@ EXAMPLES = {
         },
         "A sign-in as an email no account has failed: wrong password.",
     ),
+    "passkey.add": ({"details": {"name": "Work laptop"}}, "Ali added the passkey “Work laptop”."),
+    "passkey.remove": (
+        {"target": "zara@example.com", "target_name": "Zara", "details": {"name": "Old phone"}},
+        "Ali removed Zara’s passkey “Old phone”.",
+    ),
+    "passkey.remove_all": (
+        {"target": "zara@example.com", "target_name": "Zara", "details": {"count": 2}},
+        "Ali removed every passkey of Zara (2).",
+    ),
+    "passkey.cloned": (
+        {"target": "zara@example.com", "target_name": "Zara", "details": {"name": "Key"}},
+        "A sign-in as Zara with the passkey “Key” was refused: its counter did not grow, as a"
+        " copied authenticator's would not.",
+    ),
+    "auth.refused_passkey_required": (
+        {"target": "zara@example.com", "target_name": "Zara"},
+        "A sign-in as Zara was refused: it gave a code from the app, and admins must use a"
+        " passkey.",
+    ),
     "sso.account_create": (
         {
             "actor": "single sign-on",

@@ -73,6 +73,7 @@ _STEPS = {
     "password": "wrong password",  # nosec B105
     "two_step": "wrong two-step code",
     "password_change": "wrong current password, when changing it",  # nosec B105
+    "passkey": "passkey refused",
 }
 
 
@@ -81,9 +82,16 @@ def _step(event: Event) -> str:
     return _STEPS.get(step, f"at {_humane(step) or 'a step'}")
 
 
+_SIGNED_IN_WITH = {
+    "two_step": " with a two-step code",
+    "passkey": " with a passkey",
+    "single_sign_on": " with single sign-on",
+}
+
+
 @says("auth.success", "Signed in")
 def _signed_in(event: Event) -> Sentence:
-    how = " with a two-step code" if event.details.get("step") == "two_step" else ""
+    how = _SIGNED_IN_WITH.get(str(event.details.get("step")), "")
     return (_actor(event), f" signed in{how}.")
 
 
