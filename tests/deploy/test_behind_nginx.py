@@ -407,7 +407,7 @@ def sign_in(page: Page, email: str) -> None:
     page.goto("/login")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def enrol_two_step(page: Page) -> pyotp.TOTP:
