@@ -27,7 +27,7 @@ from werkzeug.exceptions import BadRequest
 from .domain.capabilities import Capability
 from .extensions import db, login_manager
 from .models import User
-from .services import audit, send_drafts, users
+from .services import audit, send_drafts, single_sign_on, users
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,13 +109,24 @@ def load_user(session_id: str) -> User | None:
     return user
 
 
-def start_session(user: User) -> None:
+def start_session(user: User, *, logout_hint: str | None = None) -> None:
     """Sign ``user`` in with a brand-new session: nothing from before carries over (the CSRF
-    token included), and the clocks of the session limits start now."""
+    token included), and the clocks of the session limits start now. ``logout_hint`` marks a
+    sign-in through the identity provider (single_sign_on.SIGNED_IN_WITH), so that signing
+    out ends the session there too."""
     session.clear()
     login_user(user)
     now = time.time()
     session["signed_in_at"] = session["seen_at"] = session["fresh_at"] = now
+    if logout_hint is not None:
+        session[single_sign_on.SIGNED_IN_WITH] = logout_hint
+
+
+def restart_session(user: User) -> None:
+    """Start ``user``'s session again after a change that ended their others (a new password,
+    two-step sign-in turned on): still the same sign-in, to be ended at the provider too."""
+    hint = session.get(single_sign_on.SIGNED_IN_WITH)
+    start_session(user, logout_hint=hint if isinstance(hint, str) else None)
 
 
 #: Who the session belonged to, kept in the new, empty session when it ends (an integer, in

@@ -25,7 +25,7 @@ from ..security import (
     safe_next,
     start_session,
 )
-from ..services import passkeys, sign_in, two_step, users
+from ..services import passkeys, sign_in, single_sign_on, two_step, users
 from . import bp
 from .views import SECOND_STEP_SECONDS, rate_limited
 
@@ -125,11 +125,17 @@ def passkey_second_step() -> tuple[Response, int] | Response:
     if user is None:
         session.pop("second_step", None)
         return _refused(SIGNED_IN_ELSEWHERE)
+    hint = session["second_step"].get(single_sign_on.SIGNED_IN_WITH)  # after single sign-on
     body = _body()
+    after_sso = isinstance(hint, str)
     outcome = sign_in.check_passkey(
-        "second_step", body.get("credential"), request.remote_addr, user_id=user.id
+        "second_step",
+        body.get("credential"),
+        request.remote_addr,
+        user_id=user.id,
+        first_step="single_sign_on" if after_sso else "password",
     )
-    return _finish(outcome, body)
+    return _finish(outcome, body, logout_hint=hint if after_sso else None)
 
 
 @bp.post("/account/confirm/passkey")
@@ -197,12 +203,14 @@ def _pending_user() -> User | None:
     return user
 
 
-def _finish(outcome: sign_in.Outcome, body: dict[str, Any]) -> tuple[Response, int] | Response:
+def _finish(
+    outcome: sign_in.Outcome, body: dict[str, Any], *, logout_hint: str | None = None
+) -> tuple[Response, int] | Response:
     """The end of a successful sign-in, as auth.views' own: a brand-new session, then the
     password change a one-time password asks for, or the page asked for."""
     if outcome.user is None:
         return _refused(_refusal(outcome))
-    start_session(outcome.user)
+    start_session(outcome.user, logout_hint=logout_hint)
     if outcome.user.must_change_password:
         flash("Choose your own password before you continue.", "info")
         return jsonify(redirect=url_for("auth.change_password"))

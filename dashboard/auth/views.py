@@ -32,6 +32,7 @@ from ..security import (
     end_session,
     fresh_sign_in_required,
     mark_fresh,
+    restart_session,
     safe_next,
     start_session,
 )
@@ -119,9 +120,15 @@ def second_step() -> str | Response:
         user = users.get(int(user_id))
         if user is None or user.session_version != version:
             abort(400)
-        outcome = sign_in.check_second_step(user.id, form.code.data or "", request.remote_addr)
+        hint = pending.get(single_sign_on.SIGNED_IN_WITH)  # after single sign-on
+        outcome = sign_in.check_second_step(
+            user.id,
+            form.code.data or "",
+            request.remote_addr,
+            first_step="single_sign_on" if isinstance(hint, str) else "password",
+        )
         if outcome.user is not None:
-            return signed_in(outcome.user, logout_hint=pending.get(single_sign_on.SIGNED_IN_WITH))
+            return signed_in(outcome.user, logout_hint=hint if isinstance(hint, str) else None)
         form.code.errors = [
             _refusal(outcome, wrong="That code is not right, or it was already used.")
         ]
@@ -177,7 +184,7 @@ def change_password() -> str | Response:
             except users.UserError as error:
                 form.new_password.errors = [str(error)]
             else:
-                start_session(users.reload(current_user))
+                restart_session(users.reload(current_user))
                 flash("Your password is changed. Your other sessions were signed out.", "success")
                 return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form)
@@ -201,7 +208,7 @@ def two_step_setup() -> str | Response:
             form.code.errors = [str(error)]
         else:
             # Every other session was ended; this one starts again, with two steps behind it.
-            start_session(users.reload(user))
+            restart_session(users.reload(user))
             return render_template("auth/recovery_codes.html", recovery_codes=recovery_codes)
     secret = two_step.pending_secret(user, session.get(ENROLMENT))
     return render_template(
@@ -263,12 +270,9 @@ def reauthenticate() -> str | Response:
 
 
 def signed_in(user: User, *, back: str | None = None, logout_hint: str | None = None) -> Response:
-    """Start ``user``'s session and go on to ``back`` (else this request's ``next``).
-    ``logout_hint`` marks a sign-in through the identity provider (single_sign_on
-    .SIGNED_IN_WITH), so that signing out ends the session there too."""
-    start_session(user)
-    if logout_hint is not None:
-        session[single_sign_on.SIGNED_IN_WITH] = logout_hint
+    """Start ``user``'s session (``logout_hint``: as security.start_session) and go on to
+    ``back`` (else this request's ``next``)."""
+    start_session(user, logout_hint=logout_hint)
     if user.must_change_password:
         flash("Choose your own password before you continue.", "info")
         return redirect(url_for("auth.change_password"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .. import metrics
 from ..database import write_transaction
@@ -79,8 +80,11 @@ def check_password(email: str, password: str, address: str | None) -> Outcome:
     return Outcome(user=user)
 
 
-def check_second_step(user_id: int, code: str, address: str | None) -> Outcome:
-    """Second step: a TOTP code or an unused recovery code, throttled like the password."""
+def check_second_step(
+    user_id: int, code: str, address: str | None, *, first_step: str = "password"
+) -> Outcome:
+    """Second step: a TOTP code or an unused recovery code, throttled like the password;
+    ``first_step`` ("password", "single_sign_on") is audited with the success."""
     user = db.session.get(User, user_id)
     if user is None or not user.active:
         return Outcome()
@@ -97,12 +101,17 @@ def check_second_step(user_id: int, code: str, address: str | None) -> Outcome:
             return Outcome(passkey_required=True)
         if two_step.verify(user, code) is None:
             return _failed(user.email, address, step="two_step", known=True)
-        _succeeded(user, address, step="two_step")
+        _succeeded(user, address, step="two_step", first_step=first_step)
     return Outcome(user=user)
 
 
 def check_passkey(
-    purpose: str, credential: object, address: str | None, *, user_id: int | None = None
+    purpose: str,
+    credential: object,
+    address: str | None,
+    *,
+    user_id: int | None = None,
+    first_step: str = "password",
 ) -> Outcome:
     """A passkey as the second step (``purpose`` "second_step", for ``user_id`` whose password
     was right), as the proof of a fresh sign-in ("confirm", for ``user_id``), or as the whole
@@ -136,7 +145,8 @@ def check_passkey(
             failed = _failed(user.email, address, step="passkey", known=True)
             return Outcome(locked_until=failed.locked_until, message=str(error))
         if purpose != "confirm":
-            _succeeded(user, address, step="passkey")
+            first = first_step if purpose == "second_step" else None
+            _succeeded(user, address, step="passkey", first_step=first)
     return Outcome(user=user)
 
 
@@ -225,9 +235,15 @@ def _lock_key(email: str) -> str:
     return f"sign-in:{throttling.digest(email)}"
 
 
-def _succeeded(user: User, address: str | None, *, step: str) -> None:
+def _succeeded(
+    user: User, address: str | None, *, step: str, first_step: str | None = None
+) -> None:
     throttling.clear(user.email, address)
     user.last_login_at = utcnow()
-    audit.record("auth.success", user, target=user.email, step=step)
+    # Which first step a second one followed, when it was not the password.
+    after: dict[str, Any] = (
+        {"first_step": first_step} if first_step not in (None, "password") else {}
+    )
+    audit.record("auth.success", user, target=user.email, step=step, **after)
     log.info("auth.success", extra={"user_id": user.id, "step": step})
     metrics.sign_in("success")

@@ -5,6 +5,7 @@ forging provider of the tests' own for what a trustworthy one never sends."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -417,6 +418,65 @@ def test_SE8_a_sign_in_starts_a_new_session_and_sign_out_ends_it_at_the_provider
     # The provider itself accepts the hint and sends the browser back to the sign-in page.
     confirm = requests.get(answer.headers["Location"], timeout=5)
     assert confirm.status_code == 200 and "http://localhost/login" in confirm.text
+
+
+def enrol_after_single_sign_on(client) -> None:
+    """A new admin's first sign-in: two-step enrolment, which restarts the session."""
+    import pyotp
+
+    page = client.get("/account/two-step").get_data(as_text=True)
+    client.post("/account/two-step/start", data={"csrf_token": csrf_token(page)})
+    page = client.get("/account/two-step").get_data(as_text=True)
+    secret = re.search(r"data-two-step-secret>([A-Z2-7]+)<", page).group(1)
+    code = pyotp.TOTP(secret).now()
+    answer = client.post("/account/two-step", data={"code": code, "csrf_token": csrf_token(page)})
+    assert "shown only now" in answer.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("way", ["code", "passkey", "enrolment"])
+def test_SE8_sign_out_after_single_sign_on_and_a_second_step_ends_it_at_the_provider(
+    client, app, provider, make_user, way
+):
+    """However the sign-in ends (a code, a passkey, or enrolling in two-step, which starts the
+    session again), signing out still ends it at the provider."""
+    from support import sign_in
+    from support.passkey_authenticator import SoftAuthenticator, add_passkey, use_passkey
+
+    if way == "enrolment":
+        provider.staff("newchief", "newchief@example.com", "sms-admins")
+        assert sso_sign_in(client, provider, "newchief").headers["Location"] == "/"
+        enrol_after_single_sign_on(client)
+        token = csrf_token(client.get("/").get_data(as_text=True))
+        out = client.post("/logout", data={"csrf_token": token}).headers["Location"]
+        assert out.startswith(provider.url + "/oauth2/end_session?")
+        return
+    make_user("chief@example.com", "admin")  # enrolled in two-step
+    authenticator = SoftAuthenticator()
+    if way == "passkey":
+        assert sign_in(client, "chief@example.com").status_code == 302
+        assert add_passkey(client, authenticator).status_code == 200
+        client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
+    provider.staff("chief", "chief@example.com", "sms-admins")
+    answer = sso_sign_in(client, provider, "chief")
+    if way == "code":
+        assert second_step(client, answer, "chief@example.com").status_code == 302
+    else:
+        page = answer.headers["Location"]
+        url = "/login/two-step/passkey"
+        done, _, _ = use_passkey(client, authenticator, "second_step", url, page=page)
+        assert done.status_code == 200, done.get_data(as_text=True)
+    how = query_scalar(
+        app, "SELECT details FROM audit_events WHERE action = 'auth.success' ORDER BY id DESC"
+    )
+    how = json.loads(how) if isinstance(how, str) else how
+    assert how == {
+        "step": "two_step" if way == "code" else "passkey",
+        "first_step": "single_sign_on",
+    }
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    out = client.post("/logout", data={"csrf_token": token}).headers["Location"]
+    assert out.startswith(provider.url + "/oauth2/end_session?")
+    assert "id_token_hint=" in out
 
 
 def test_SE8_sign_out_after_a_password_sign_in_stays_here(client, app, make_user):

@@ -234,6 +234,26 @@ def test_each_known_action_reads_as_a_sentence(action):
 
 
 @pytest.mark.parametrize(
+    ("details", "expected"),
+    [
+        ({"step": "password"}, "Ali signed in."),
+        ({"step": "single_sign_on"}, "Ali signed in with single sign-on."),
+        ({"step": "passkey"}, "Ali signed in with a passkey."),
+        (
+            {"step": "passkey", "first_step": "single_sign_on"},
+            "Ali signed in with single sign-on and a passkey.",
+        ),
+        (
+            {"step": "two_step", "first_step": "single_sign_on"},
+            "Ali signed in with single sign-on and a two-step code.",
+        ),
+    ],
+)
+def test_a_sign_in_says_how(details, expected):
+    assert words("auth.success", details=details) == expected
+
+
+@pytest.mark.parametrize(
     ("outcome", "matched", "expected"),
     [
         ("wrong", False, "Ali checked a code for +60 •••••7652: it was wrong."),

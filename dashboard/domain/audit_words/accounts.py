@@ -92,6 +92,8 @@ _SIGNED_IN_WITH = {
 @says("auth.success", "Signed in")
 def _signed_in(event: Event) -> Sentence:
     how = _SIGNED_IN_WITH.get(str(event.details.get("step")), "")
+    if how and event.details.get("first_step") == "single_sign_on":  # then a second step
+        how = " with single sign-on and" + how.removeprefix(" with")
     return (_actor(event), f" signed in{how}.")
 
 
