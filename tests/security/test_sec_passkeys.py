@@ -265,6 +265,19 @@ def test_AU11_an_admin_without_a_passkey_is_sent_to_add_one(app, client, make_us
     assert client.get("/admin/users").status_code == 200
 
 
+def test_AU11_a_new_admin_may_enrol_with_a_passkey_instead_of_the_app(app, client, make_user):
+    make_user("newboss@example.com", "admin", two_step=False)
+    assert sign_in(client, "newboss@example.com").status_code == 302
+    assert client.get("/admin/users").headers["Location"] == "/account/two-step"
+    enrolment = client.get("/account/two-step").get_data(as_text=True)
+    assert 'href="/account/passkeys">Add a passkey</a>' in enrolment
+    assert "after your password" not in enrolment  # an account from single sign-on has none
+    own_page = client.get("/account/passkeys").get_data(as_text=True)
+    assert own_page.count(">Passkeys</h") == 1  # one heading, not the section's again
+    assert add_passkey(client, SoftAuthenticator()).status_code == 200
+    assert client.get("/admin/users").status_code == 200
+
+
 def test_AU11_an_admins_totp_code_is_refused_once_they_have_a_passkey(app, client, make_user):
     make_user("boss@example.com", "admin")
     sign_in(client, "boss@example.com")

@@ -508,6 +508,7 @@ def test_AU9_with_passwords_off_only_single_sign_on_signs_in(client, app, provid
     provider.staff("old", "old@example.com", "sms-support")
     assert sso_sign_in(client, provider, "old").status_code == 302
     assert client.get("/").status_code == 200
+    assert "Change password" not in client.get("/account").get_data(as_text=True)  # no use
 
 
 def test_AU9_without_single_sign_on_the_button_is_absent(database, simulator, tmp_path):
