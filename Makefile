@@ -19,7 +19,7 @@ PROMTOOL ?= /usr/bin/promtool
 LOCK := requirements.lock
 
 .PHONY: install install-dev browser nginx promtool run test check lock screenshots bench soak \
-	bench-export bench-send clean
+	bench-export bench-send bench-audit clean
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -153,6 +153,11 @@ soak: install-dev
 # 1 million attempts exported through gunicorn, against its 30 s worker timeout.
 bench-export: install-dev
 	$(BIN)/python benchmarks/export.py $(BENCH_ARGS)
+
+# The audit page at 1,000 and 1,000,000 chained events, both databases.
+bench-audit: install-dev
+	@command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python benchmarks/audit.py $(BENCH_ARGS)
 
 # The send path under gunicorn against the bare RevenueMonster client, 1 to 32 agents at once,
 # both databases (BENCH_ARGS=--profile: and one worker's profile, into test-artifacts/).
