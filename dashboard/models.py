@@ -271,6 +271,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         Index("ix_audit_events_action_id", "action", "id"),
         Index("ix_audit_events_actor_id_id", "actor_id", "id"),
+        Index("ix_audit_events_actor_label_id", "actor_label", "id"),  # the actor filter
         Index("ix_audit_events_created_at", "created_at"),
     )
 
